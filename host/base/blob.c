@@ -1,0 +1,66 @@
+#include "base/blob.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct blob {
+    atomic_int refs;
+    size_t size;
+    char *data; /* inline_data for copies, a taken buffer, or wrapped bytes */
+    void (*release)(void *ctx);
+    void *ctx;
+    char inline_data[];
+};
+
+blob *blob_copy(const void *data, size_t size) {
+    blob *b = malloc(sizeof *b + size + 1);
+    if (!b) return NULL;
+    atomic_init(&b->refs, 1);
+    b->size = size;
+    b->data = b->inline_data;
+    b->release = NULL;
+    if (size) memcpy(b->data, data, size);
+    b->data[size] = '\0';
+    return b;
+}
+
+blob *blob_take(char *data, size_t size) {
+    blob *b = malloc(sizeof *b);
+    if (!b) {
+        free(data);
+        return NULL;
+    }
+    atomic_init(&b->refs, 1);
+    b->size = size;
+    b->data = data;
+    b->release = NULL;
+    return b;
+}
+
+blob *blob_wrap(const char *data, size_t size, void (*release)(void *ctx), void *ctx) {
+    blob *b = malloc(sizeof *b);
+    if (!b) return NULL;
+    atomic_init(&b->refs, 1);
+    b->size = size;
+    b->data = (char *)data;
+    b->release = release;
+    b->ctx = ctx;
+    return b;
+}
+
+blob *blob_ref(blob *b) {
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    return b;
+}
+
+void blob_unref(blob *b) {
+    if (!b) return;
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1) return;
+    if (b->release) b->release(b->ctx);
+    else if (b->data != b->inline_data) free(b->data);
+    free(b);
+}
+
+const char *blob_data(const blob *b) { return b->data; }
+size_t blob_size(const blob *b) { return b->size; }

@@ -1,0 +1,10 @@
+/* ids.h: session and message ids. */
+#ifndef MARO_IDS_H
+#define MARO_IDS_H
+
+#define IDS_UUID_LEN 36
+
+/* Writes a random (version 4) UUID as 36 lowercase characters and a NUL. */
+void ids_new_uuid(char out[IDS_UUID_LEN + 1]);
+
+#endif

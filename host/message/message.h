@@ -1,0 +1,45 @@
+/* message.h: the Message userdata that scripts hold. A message is its header
+ * fields (copied into one block) and a payload that is either a Lua value or
+ * encoded bytes not decoded yet; msg.payload decodes them once, on first use. */
+#ifndef MARO_MESSAGE_H
+#define MARO_MESSAGE_H
+
+#include <lua.h>
+
+#include "base/blob.h"
+#include "base/buf.h"
+#include "wire/header.h"
+
+#define MESSAGE_TYPE "maro.Message"
+
+typedef struct message message;
+
+/* Pushes a new message with h's fields (h->group is ignored). A session_id or
+ * message_id slice with a NULL ptr gets a fresh UUID. The payload is nil. */
+message *message_push(lua_State *L, const wire_header *h);
+
+/* Gives the message encoded payload bytes (takes the reference). */
+void message_set_payload_blob(message *m, blob *b);
+
+message *message_check(lua_State *L, int idx); /* raises a type error otherwise */
+message *message_test(lua_State *L, int idx);  /* NULL when idx is no message */
+const wire_header *message_header(const message *m);
+
+/* Pushes the payload, decoding it on first use. */
+void message_push_payload(lua_State *L, int idx);
+
+/* Encodes the message at idx: the header frame into header (with this group),
+ * and a blob of the payload frame into *payload (shared, not copied, when the
+ * payload was never decoded). Returns 0, or -1 with err filled. */
+int message_encode(lua_State *L, int idx, wire_slice group, buf *header, blob **payload,
+                   char *err, size_t errlen);
+
+/* Builds a message from received frames; the payload is checked but not
+ * decoded. On failure returns NULL with err filled and pushes nothing. */
+message *message_push_decoded(lua_State *L, const char *header, size_t header_len,
+                              blob *payload, char *err, size_t errlen);
+
+/* Adds Message, SessionMessage, wire_encode and wire_decode to the table on top. */
+void message_register(lua_State *L);
+
+#endif
