@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/ids.h"
 #include "base/log.h"
+#include "events/register_table.h"
 #include "message/message.h"
 
 static int l_now(lua_State *L) {
@@ -54,5 +55,6 @@ int luaopen_maro_core(lua_State *L) {
     lua_pushliteral(L, MARO_VERSION);
     lua_setfield(L, -2, "VERSION");
     message_register(L);
+    events_register(L);
     return 1;
 }

@@ -1,0 +1,339 @@
+/* register_table.c: maro.RegisterTable, the Lua binding of the matcher.
+ *
+ *   local rt = maro.RegisterTable(peers [, {max_buffered = n}])
+ *   rt:register_event_handler(event, handler)   -> the event's number (1, 2, ...)
+ *   rt:push(msg)                                 -> how many events kept it
+ *   rt:get()                                     -> { {handler, messages}, ... }
+ *   rt:clear(); rt:set_peers([peers]); rt:stats(); rt:close()
+ *
+ * The messages live in the userdata's first user value, a table from slot
+ * id to message (events.h hands out slot ids), so that a message kept by
+ * several events is referenced once and nothing goes to the registry per
+ * message. docs/events.md is the user's guide.
+ */
+#include "events/register_table.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "message/message.h"
+
+/* User values of the userdata. */
+#define UV_STORE 1    /* slot id -> message */
+#define UV_HANDLERS 2 /* event number -> handler */
+#define UV_PEERS 3    /* the peers source */
+#define UV_COUNT 3
+
+/* Stack index of the store during push and get: release() needs it. */
+#define STORE_IDX 3
+
+#define LABEL_LIMIT 200
+
+typedef struct rt {
+    events_table *t; /* NULL once closed */
+    int peers_kind;
+    int peers_loaded; /* the source was read since it was set */
+    int has_version;
+    lua_Integer peers_version;
+} rt;
+
+/* The methods carry the RegisterTable and Message metatables as upvalues:
+ * comparing metatables is cheaper than luaL_checkudata's registry lookup by
+ * name, which matters on push. Errors still come from luaL_checkudata. */
+#define UP_RT_META lua_upvalueindex(1)
+#define UP_MSG_META lua_upvalueindex(2)
+
+static int has_meta(lua_State *L, int idx, int meta) {
+    if (!lua_getmetatable(L, idx)) return 0;
+    int ok = lua_rawequal(L, -1, meta);
+    lua_pop(L, 1);
+    return ok;
+}
+
+static rt *check_rt(lua_State *L) {
+    rt *r = has_meta(L, 1, UP_RT_META) ? lua_touserdata(L, 1)
+                                        : luaL_checkudata(L, 1, REGISTER_TABLE_TYPE);
+    if (!r->t) luaL_error(L, "RegisterTable is closed");
+    return r;
+}
+
+static void release_slot(void *ctx, uint32_t slot) {
+    lua_State *L = ctx;
+    lua_pushnil(L);
+    lua_rawseti(L, STORE_IDX, (lua_Integer)slot);
+}
+
+/* ---- peers ---------------------------------------------------------------- */
+
+/* Re-reads the peers source when percentages need it: a table once (until
+ * set_peers), a function at every call (so at most once per get()), an
+ * object when its integer peers_version changed, or every call when it has
+ * none. Leaves the stack as it found it. */
+static void refresh_peers(lua_State *L, rt *r) {
+    if (events_table_percent_units(r->t) == 0) return;
+    int top = lua_gettop(L);
+    lua_getiuservalue(L, 1, UV_PEERS);
+    int src = lua_gettop(L);
+    switch (r->peers_kind) {
+    case PEERS_NONE:
+        if (!r->peers_loaded) events_table_set_peers(r->t, NULL, 0);
+        break;
+    case PEERS_TABLE:
+        if (!r->peers_loaded) events_peers_load(L, src, r->t, "peers");
+        break;
+    case PEERS_FUNCTION:
+        lua_pushvalue(L, src);
+        lua_call(L, 0, 1);
+        events_peers_load(L, -1, r->t, "the result of the peers function");
+        break;
+    case PEERS_OBJECT: {
+        int is_num = 0;
+        lua_getfield(L, src, "peers_version");
+        lua_Integer v = lua_tointegerx(L, -1, &is_num);
+        lua_pop(L, 1);
+        if (r->peers_loaded && is_num && r->has_version && v == r->peers_version) break;
+        lua_getfield(L, src, "peers");
+        events_peers_load(L, -1, r->t, "proxy.peers");
+        r->has_version = is_num;
+        r->peers_version = v;
+        break;
+    }
+    }
+    r->peers_loaded = 1;
+    lua_settop(L, top);
+}
+
+/* Takes the peers source at idx as the table's. */
+static void set_source(lua_State *L, rt *r, int ud, int idx) {
+    int kind = events_peers_kind(L, idx);
+    lua_pushvalue(L, idx);
+    lua_setiuservalue(L, ud, UV_PEERS);
+    r->peers_kind = kind;
+    r->peers_loaded = 0;
+    r->has_version = 0;
+}
+
+/* ---- methods -------------------------------------------------------------- */
+
+static int is_callable(lua_State *L, int idx) {
+    if (lua_isfunction(L, idx)) return 1;
+    int ok = luaL_getmetafield(L, idx, "__call") != LUA_TNIL;
+    if (ok) lua_pop(L, 1);
+    return ok;
+}
+
+static int rt_register(lua_State *L) {
+    rt *r = check_rt(L);
+    luaL_checkany(L, 2);
+    lua_settop(L, 3);
+    events_expr *x = events_parse_lua(L, 2);
+    if (!x) return luaL_error(L, "%s", lua_tostring(L, -1));
+    if (!is_callable(L, 3)) {
+        events_expr_free(x);
+        return luaL_error(L, "register_event_handler: the handler must be a function, got %s",
+                          luaL_typename(L, 3));
+    }
+    buf label;
+    buf_init(&label);
+    events_render(L, 2, &label, LABEL_LIMIT);
+    buf_append(&label, "", 1); /* NUL */
+    size_t before = events_table_percent_units(r->t);
+    long idx = events_table_add(r->t, x, label.failed ? "?" : label.data);
+    buf_free(&label);
+    if (idx < 0) return luaL_error(L, "register_event_handler: out of memory");
+    lua_getiuservalue(L, 1, UV_HANDLERS);
+    lua_pushvalue(L, 3);
+    lua_rawseti(L, -2, (lua_Integer)idx + 1);
+    lua_pop(L, 1);
+    if (events_table_percent_units(r->t) > before && !r->peers_loaded) refresh_peers(L, r);
+    lua_pushinteger(L, (lua_Integer)idx + 1);
+    return 1;
+}
+
+static int rt_push(lua_State *L) {
+    rt *r = check_rt(L);
+    const message *m = has_meta(L, 2, UP_MSG_META) ? lua_touserdata(L, 2) : message_check(L, 2);
+    const wire_header *h = message_header(m);
+    lua_settop(L, 2);
+    lua_getiuservalue(L, 1, UV_STORE); /* STORE_IDX */
+    uint32_t slot;
+    long n = events_table_push(r->t, h->source, h->tag, &slot, release_slot, L);
+    if (n < 0) return luaL_error(L, "RegisterTable:push: out of memory");
+    if (slot) {
+        lua_pushvalue(L, 2);
+        lua_rawseti(L, STORE_IDX, (lua_Integer)slot);
+    }
+    lua_pushinteger(L, n);
+    return 1;
+}
+
+typedef struct fire_ctx {
+    lua_State *L;
+    lua_Integer n;
+} fire_ctx;
+
+/* Stack during get: 1 rt, 2 result, 3 store, 4 handlers. */
+static void fire_one(void *ctx, uint32_t event, const uint32_t *slots, size_t n) {
+    fire_ctx *c = ctx;
+    lua_State *L = c->L;
+    lua_createtable(L, 2, 0);
+    lua_rawgeti(L, 4, (lua_Integer)event + 1);
+    lua_rawseti(L, -2, 1);
+    lua_createtable(L, (int)n, 0);
+    lua_Integer k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (lua_rawgeti(L, STORE_IDX, (lua_Integer)slots[i]) == LUA_TNIL) lua_pop(L, 1);
+        else lua_rawseti(L, -2, ++k);
+    }
+    lua_rawseti(L, -2, 2);
+    lua_rawseti(L, 2, ++c->n);
+}
+
+static void release_in_get(void *ctx, uint32_t slot) { release_slot(((fire_ctx *)ctx)->L, slot); }
+
+static int rt_get(lua_State *L) {
+    rt *r = check_rt(L);
+    lua_settop(L, 1);
+    refresh_peers(L, r);
+    size_t ready = events_table_ready(r->t);
+    lua_createtable(L, ready < 1u << 20 ? (int)ready : 1 << 20, 0);
+    lua_getiuservalue(L, 1, UV_STORE);
+    lua_getiuservalue(L, 1, UV_HANDLERS);
+    fire_ctx c = {L, 0};
+    if (events_table_fire(r->t, fire_one, release_in_get, &c) < 0)
+        return luaL_error(L, "RegisterTable:get: out of memory");
+    lua_settop(L, 2);
+    return 1;
+}
+
+static int rt_clear(lua_State *L) {
+    rt *r = check_rt(L);
+    events_table_clear(r->t);
+    lua_newtable(L);
+    lua_setiuservalue(L, 1, UV_STORE);
+    return 0;
+}
+
+static int rt_set_peers(lua_State *L) {
+    rt *r = check_rt(L);
+    if (lua_gettop(L) >= 2) set_source(L, r, 1, 2);
+    r->peers_loaded = 0;
+    lua_settop(L, 1);
+    refresh_peers(L, r);
+    return 0;
+}
+
+static int rt_stats(lua_State *L) {
+    rt *r = check_rt(L);
+    events_stats s;
+    events_table_stats(r->t, &s);
+    lua_createtable(L, 0, 9);
+#define FIELD(name)                             \
+    lua_pushinteger(L, (lua_Integer)s.name); \
+    lua_setfield(L, -2, #name)
+    FIELD(events);
+    FIELD(units);
+    FIELD(messages);
+    FIELD(buffered);
+    FIELD(peers);
+    FIELD(pushed);
+    FIELD(ignored);
+    FIELD(fired);
+    FIELD(dropped);
+#undef FIELD
+    return 1;
+}
+
+/* __gc, __close and close(): idempotent. */
+static int rt_close(lua_State *L) {
+    rt *r = luaL_checkudata(L, 1, REGISTER_TABLE_TYPE);
+    if (r->t) {
+        events_table_free(r->t);
+        r->t = NULL;
+        for (int i = 1; i <= UV_COUNT; i++) {
+            lua_pushnil(L);
+            lua_setiuservalue(L, 1, i);
+        }
+    }
+    return 0;
+}
+
+static int rt_tostring(lua_State *L) {
+    rt *r = luaL_checkudata(L, 1, REGISTER_TABLE_TYPE);
+    if (!r->t) {
+        lua_pushliteral(L, "RegisterTable(closed)");
+        return 1;
+    }
+    events_stats s;
+    events_table_stats(r->t, &s);
+    lua_pushfstring(L, "RegisterTable(%d events, %d messages buffered)", (int)s.events,
+                    (int)s.messages);
+    return 1;
+}
+
+/* maro.RegisterTable(peers [, options]) */
+static int rt_new(lua_State *L) {
+    lua_settop(L, 2);
+    size_t max_buffered = EVENTS_DEFAULT_MAX_BUFFERED;
+    if (!lua_isnil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            lua_pop(L, 1);
+            const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+            if (strcmp(k, "max_buffered") != 0)
+                return luaL_error(L, "RegisterTable: unknown option '%s' (options: max_buffered)",
+                                  luaL_tolstring(L, -1, NULL));
+        }
+        lua_getfield(L, 2, "max_buffered");
+        if (!lua_isnil(L, -1)) {
+            int ok;
+            lua_Integer v = lua_tointegerx(L, -1, &ok);
+            if (!ok || v < 1 || v > (lua_Integer)EVENTS_MAX_AMOUNT)
+                return luaL_error(L, "RegisterTable: max_buffered must be an integer 1..%d",
+                                  (int)EVENTS_MAX_AMOUNT);
+            max_buffered = (size_t)v;
+        }
+        lua_pop(L, 1);
+    }
+    events_peers_kind(L, 1); /* raises early on a bad kind */
+    rt *r = lua_newuserdatauv(L, sizeof *r, UV_COUNT);
+    memset(r, 0, sizeof *r);
+    luaL_setmetatable(L, REGISTER_TABLE_TYPE);
+    int ud = lua_gettop(L);
+    lua_newtable(L);
+    lua_setiuservalue(L, ud, UV_STORE);
+    lua_newtable(L);
+    lua_setiuservalue(L, ud, UV_HANDLERS);
+    set_source(L, r, ud, 1);
+    r->t = events_table_new(max_buffered);
+    if (!r->t) return luaL_error(L, "RegisterTable: out of memory");
+    return 1;
+}
+
+void events_register(lua_State *L) {
+    if (luaL_newmetatable(L, REGISTER_TABLE_TYPE)) {
+        static const luaL_Reg meta[] = {{"__gc", rt_close},
+                                        {"__close", rt_close},
+                                        {"__tostring", rt_tostring},
+                                        {NULL, NULL}};
+        static const luaL_Reg methods[] = {{"register_event_handler", rt_register},
+                                           {"push", rt_push},
+                                           {"get", rt_get},
+                                           {"clear", rt_clear},
+                                           {"set_peers", rt_set_peers},
+                                           {"stats", rt_stats},
+                                           {"close", rt_close},
+                                           {NULL, NULL}};
+        luaL_setfuncs(L, meta, 0);
+        luaL_newlibtable(L, methods);
+        lua_pushvalue(L, -2);
+        luaL_getmetatable(L, MESSAGE_TYPE); /* message_register ran before */
+        luaL_setfuncs(L, methods, 2);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+    lua_pushcfunction(L, rt_new);
+    lua_setfield(L, -2, "RegisterTable");
+}
