@@ -27,6 +27,7 @@ maro.NotificationSessionStage = {
 maro.Message = core.Message
 maro.SessionMessage = core.SessionMessage
 maro.is_message = core.is_message
+maro.Proxy = require("maro.proxy").new
 maro.RegisterTable = core.RegisterTable
 
 maro.wire = {

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "events/register_table.h"
 #include "message/message.h"
+#include "proxy/proxy_lua.h"
 
 static int l_now(lua_State *L) {
     lua_pushnumber(L, clock_now());
@@ -55,6 +56,7 @@ int luaopen_maro_core(lua_State *L) {
     lua_pushliteral(L, MARO_VERSION);
     lua_setfield(L, -2, "VERSION");
     message_register(L);
+    proxy_register(L);
     events_register(L);
     return 1;
 }

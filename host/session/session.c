@@ -1,0 +1,150 @@
+/* session.c: a chained hash of session ids, threaded on a list in start
+ * order so that the oldest session is the one dropped at the bound. */
+#include "session/session.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+
+typedef struct entry {
+    struct entry *chain;       /* next in the bucket */
+    struct entry *older, *newer;
+    int type, stage, replies;
+    size_t len;
+    char id[];
+} entry;
+
+struct session_table {
+    entry **buckets;
+    size_t nbuckets, count, max;
+    entry *oldest, *newest;
+    unsigned long evicted;
+    log_limiter lim;
+};
+
+static uint64_t hash(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+session_table *session_table_new(size_t max_sessions) {
+    session_table *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->nbuckets = 1024;
+    t->max = max_sessions ? max_sessions : 1;
+    t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
+    if (!t->buckets) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void session_table_free(session_table *t) {
+    if (!t) return;
+    entry *e = t->oldest;
+    while (e) {
+        entry *next = e->newer;
+        free(e);
+        e = next;
+    }
+    free(t->buckets);
+    free(t);
+}
+
+static entry **find_slot(session_table *t, wire_slice id) {
+    entry **slot = &t->buckets[hash(id.ptr, id.len) & (t->nbuckets - 1)];
+    while (*slot && !((*slot)->len == id.len && memcmp((*slot)->id, id.ptr, id.len) == 0))
+        slot = &(*slot)->chain;
+    return slot;
+}
+
+static void remove_entry(session_table *t, entry **slot) {
+    entry *e = *slot;
+    *slot = e->chain;
+    if (e->older) e->older->newer = e->newer;
+    else t->oldest = e->newer;
+    if (e->newer) e->newer->older = e->older;
+    else t->newest = e->older;
+    t->count--;
+    free(e);
+}
+
+static void grow(session_table *t) {
+    size_t n = t->nbuckets * 2;
+    entry **b = calloc(n, sizeof *b);
+    if (!b) return; /* longer chains, still correct */
+    for (entry *e = t->oldest; e; e = e->newer) {
+        entry **slot = &b[hash(e->id, e->len) & (n - 1)];
+        e->chain = *slot;
+        *slot = e;
+    }
+    free(t->buckets);
+    t->buckets = b;
+    t->nbuckets = n;
+}
+
+int session_start(session_table *t, wire_slice id, int type, int replies) {
+    entry **slot = find_slot(t, id);
+    if (*slot) {
+        (*slot)->replies += replies;
+        return 0;
+    }
+    if (t->count >= t->max) {
+        wire_slice old = {t->oldest->id, t->oldest->len};
+        remove_entry(t, find_slot(t, old));
+        t->evicted++;
+        unsigned long held;
+        if (log_limiter_pass(&t->lim, 10.0, &held))
+            log_debug("session table full (%zu sessions): forgot the oldest unanswered one "
+                      "(%lu forgotten so far)", t->max, t->evicted);
+    }
+    if (t->count >= t->nbuckets) grow(t);
+    slot = find_slot(t, id); /* the chains changed */
+    entry *e = malloc(sizeof *e + id.len);
+    if (!e) return -1;
+    memcpy(e->id, id.ptr, id.len);
+    e->len = id.len;
+    e->type = type;
+    e->stage = wire_request_stage(type);
+    e->replies = replies;
+    e->chain = NULL;
+    e->older = t->newest;
+    e->newer = NULL;
+    if (t->newest) t->newest->newer = e;
+    else t->oldest = e;
+    t->newest = e;
+    *slot = e;
+    t->count++;
+    return 0;
+}
+
+int session_on_arrival(session_table *t, const wire_header *h) {
+    if (h->session_type == SESSION_NONE || t->count == 0) return SESSION_DELIVER;
+    entry **slot = find_slot(t, h->session_id);
+    entry *e = *slot;
+    if (!e || e->type != h->session_type) return SESSION_DELIVER;
+    int final = 0;
+    if (h->session_stage == STAGE_TASK_RECEIVE) {
+        e->stage = STAGE_TASK_RECEIVE;
+        return SESSION_SWALLOW;
+    }
+    if (h->session_stage == STAGE_TASK_COMPLETE || h->session_stage == STAGE_NOTIFICATION_RECEIVE)
+        final = 1;
+    if (final) {
+        e->stage = h->session_stage;
+        if (--e->replies <= 0) remove_entry(t, slot);
+    }
+    return SESSION_DELIVER;
+}
+
+int session_stage(session_table *t, wire_slice id) {
+    entry *e = *find_slot(t, id);
+    return e ? e->stage : STAGE_NONE;
+}
+
+size_t session_count(const session_table *t) { return t->count; }
+unsigned long session_evicted(const session_table *t) { return t->evicted; }

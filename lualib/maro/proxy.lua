@@ -1,0 +1,169 @@
+--- maro.proxy: the Proxy constructor's options, their environment defaults
+-- and checks (docs/proxy.md); the proxy itself is C (maro.core.Proxy).
+local core = require("maro.core")
+
+local M = {}
+
+local DEFAULT_REDIS = "127.0.0.1:6379"
+
+-- Options of the original that are accepted, and have no effect here:
+-- rejoining is automatic (peers are followed in discovery all the time).
+local ACCEPTED_UNUSED = {
+  enable_rejoin = true,
+  peers_catch_lifetime = true,
+  minimal_peers = true,
+  enable_message_cache_for_rejoin = true,
+  max_length_for_message_cache = true,
+  timeout_for_minimal_peer_number = true,
+}
+
+local NUMBERS = {
+  max_redis_connect_retries = true,
+  initial_redis_connect_retry_interval = true,
+  max_peer_discovery_retries = true,
+  initial_peer_discovery_retry_interval = true,
+  max_peer_discovery_retry_interval = true,
+  heartbeat_interval = true,
+  heartbeat_expiry = true,
+  peer_refresh_interval = true,
+  max_buffered_messages = true,
+  max_sessions = true,
+  linger = true,
+  send_hwm = true,
+  recv_hwm = true,
+  max_message_size = true,
+}
+
+local STRINGS = {
+  group_name = true,
+  component_type = true,
+  component_name = true,
+  advertised_address = true,
+  bind_address = true,
+}
+
+local function fail(msg)
+  error("maro.Proxy: " .. msg, 3)
+end
+
+local function env(name)
+  local v = os.getenv(name)
+  if v == "" then
+    return nil
+  end
+  return v
+end
+
+--- "host:port", "[v6]:port", "host" or {host, port} -> host, port
+local function parse_redis(addr, from)
+  local host, port
+  if type(addr) == "table" then
+    host, port = addr[1] or addr.host, addr[2] or addr.port
+  elseif type(addr) == "string" then
+    host, port = addr:match("^%[(.+)%]:(%d+)$")
+    if not host then
+      host, port = addr:match("^([^:]+):(%d+)$")
+    end
+    if not host and addr:match("^[^:]+$") then
+      host, port = addr, 6379
+    end
+  else
+    fail(from .. " must be \"host:port\" or {host, port}, got " .. type(addr))
+  end
+  port = tonumber(port)
+  if type(host) ~= "string" or host == "" or not port or port < 1 or port > 65535
+    or port % 1 ~= 0 then
+    fail(from .. " must be \"host:port\" or {host, port}, got " .. tostring(
+      type(addr) == "table" and ("{" .. tostring(addr[1]) .. ", " .. tostring(addr[2]) .. "}")
+      or addr))
+  end
+  return host, math.tointeger(port)
+end
+
+--- {type = count} or {{type, count}, ...} -> sorted list of {type, count}
+local function parse_expected(e)
+  local out = {}
+  if e == nil then
+    return out
+  end
+  if type(e) ~= "table" then
+    fail("expected_peers must be {type = count} or a list of {type, count}, got " .. type(e))
+  end
+  local function add(t, n, where)
+    if type(t) ~= "string" or t == "" then
+      fail(where .. ": the peer type must be a non-empty string")
+    end
+    if math.type(n) ~= "integer" and not (type(n) == "number" and n % 1 == 0) or n < 0 then
+      fail(where .. ": the count of '" .. t .. "' must be a non-negative integer, got "
+        .. tostring(n))
+    end
+    out[#out + 1] = { t, math.tointeger(n) }
+  end
+  for k, v in pairs(e) do
+    if math.type(k) == "integer" then
+      if type(v) ~= "table" then
+        fail("expected_peers[" .. k .. "] must be a {type, count} pair")
+      end
+      add(v[1], v[2], "expected_peers[" .. k .. "]")
+    else
+      add(k, v, "expected_peers." .. tostring(k))
+    end
+  end
+  table.sort(out, function(a, b) return a[1] < b[1] end)
+  return out
+end
+
+--- maro.Proxy{...}: joins the group and returns the proxy.
+function M.new(opts)
+  if opts == nil then
+    opts = {}
+  end
+  if type(opts) ~= "table" then
+    fail("expects a table of options, e.g. maro.Proxy{group_name = ..., component_type = ...}")
+  end
+  local cfg = {}
+  for k, v in pairs(opts) do
+    if STRINGS[k] then
+      if type(v) ~= "string" or v == "" then
+        fail("option '" .. k .. "' must be a non-empty string, got " .. type(v))
+      end
+      cfg[k] = v
+    elseif NUMBERS[k] then
+      if type(v) ~= "number" or v < 0 then
+        fail("option '" .. k .. "' must be a non-negative number, got " .. tostring(v))
+      end
+      cfg[k] = v
+    elseif k == "send_timeout" then
+      if v ~= false and (type(v) ~= "number" or v < 0) then
+        fail("option 'send_timeout' must be a non-negative number of seconds or false")
+      end
+      cfg[k] = v
+    elseif k ~= "expected_peers" and k ~= "redis_address" and not ACCEPTED_UNUSED[k] then
+      fail("unknown option '" .. tostring(k) .. "' (see docs/proxy.md)")
+    end
+  end
+  cfg.group_name = cfg.group_name or env("MARO_GROUP")
+  if not cfg.group_name then
+    fail("no group: give group_name or set MARO_GROUP")
+  end
+  cfg.component_type = cfg.component_type or env("MARO_COMPONENT_TYPE")
+  if not cfg.component_type then
+    fail("no component type: give component_type or set MARO_COMPONENT_TYPE")
+  end
+  cfg.component_name = cfg.component_name or env("MARO_COMPONENT_NAME")
+    or (cfg.component_type .. "_" .. core.uuid():gsub("-", ""))
+  cfg.advertised_address = cfg.advertised_address or env("MARO_ADVERTISED_ADDRESS")
+  local redis, from = opts.redis_address, "redis_address"
+  if redis == nil then
+    redis, from = env("MARO_REDIS") or DEFAULT_REDIS, "MARO_REDIS"
+  end
+  cfg.redis_host, cfg.redis_port = parse_redis(redis, from)
+  cfg.expected_peers = parse_expected(opts.expected_peers)
+  local ok, proxy = pcall(core.Proxy, cfg)
+  if not ok then
+    error(proxy, 2)
+  end
+  return proxy
+end
+
+return M

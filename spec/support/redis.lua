@@ -1,0 +1,90 @@
+--- spec/support/redis.lua: a private redis-server on a free loopback port,
+-- with persistence off, for one spec file.
+local procs = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "procs.lua")
+
+local M = {}
+
+local Redis = {}
+Redis.__index = Redis
+
+local function sh(cmd)
+  local p = io.popen(cmd .. " 2>/dev/null")
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+--- Runs redis-cli against this server; returns its output.
+function Redis:cli(...)
+  local parts = { "redis-cli", "-h", "127.0.0.1", "-p", tostring(self.port), "--raw" }
+  for _, a in ipairs({ ... }) do
+    parts[#parts + 1] = procs.quote(a)
+  end
+  return sh(table.concat(parts, " "))
+end
+
+--- The member keys of a group (the live registrations).
+function Redis:members(group)
+  local names = {}
+  for line in self:cli("keys", "maro:" .. group .. ":member:*"):gmatch("[^\n]+") do
+    names[#names + 1] = line:match(":member:(.*)$")
+  end
+  table.sort(names)
+  return names
+end
+
+function Redis:stop()
+  if self.pid then
+    os.execute("kill " .. self.pid .. " 2>/dev/null")
+    procs.wait_until(function()
+      return os.execute("kill -0 " .. self.pid .. " 2>/dev/null") ~= true
+    end, 10, "redis-server to stop")
+    self.pid = nil
+  end
+end
+
+local function port_is_free(port)
+  -- (another service there makes redis-server exit, and start() tries again)
+  return not sh("redis-cli -h 127.0.0.1 -p " .. port .. " ping"):match("PONG")
+end
+M.port_is_free = port_is_free
+
+--- A free loopback port (nothing listens there right now).
+function M.free_port()
+  local seed = tonumber(require("maro.core").uuid():sub(1, 8), 16)
+  for i = 0, 50 do
+    local port = 20000 + (seed + i * 7919) % 40000
+    if port_is_free(port) then
+      return port
+    end
+  end
+  error("no free port found")
+end
+
+--- Starts redis-server on a free port (or on the given one).
+function M.start(fixed_port)
+  for _ = 1, 5 do
+    local port = fixed_port or M.free_port()
+    local dir = procs.tmpdir()
+    local cmd = string.format(
+      "redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --dir %s "
+        .. "--daemonize no >%s/log 2>&1 & echo $!", port, procs.quote(dir), procs.quote(dir))
+    local pid = tonumber(sh(cmd):match("%d+"))
+    local self = setmetatable({ port = port, pid = pid, address = "127.0.0.1:" .. port }, Redis)
+    local ok = pcall(procs.wait_until, function()
+      if self:cli("ping"):match("PONG") then
+        return true
+      end
+      if os.execute("kill -0 " .. pid .. " 2>/dev/null") ~= true then
+        error("exited", 0)
+      end
+    end, 10, "redis-server to answer")
+    if ok then
+      return self
+    end
+    os.execute("kill " .. pid .. " 2>/dev/null")
+  end
+  error("cannot start redis-server")
+end
+
+return M
