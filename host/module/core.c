@@ -6,6 +6,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "events/register_table.h"
+#include "launch/launch_lua.h"
 #include "message/message.h"
 #include "proxy/proxy_lua.h"
 
@@ -58,5 +59,6 @@ int luaopen_maro_core(lua_State *L) {
     message_register(L);
     proxy_register(L);
     events_register(L);
+    launch_register(L);
     return 1;
 }

@@ -16,7 +16,9 @@ static const char *progname = "marohost";
 static void print_usage(FILE *out) {
     fprintf(out,
             "usage: %s [options] [script [args...]]\n"
-            "Runs a Lua %s script with the maro library (require \"maro\") built in.\n"
+            "       %s launch job.lua [args...]   (see %s launch --help)\n"
+            "Runs a Lua %s script with the maro library (require \"maro\") built in;\n"
+            "'launch' runs a job of several components on this machine.\n"
             "\n"
             "Options:\n"
             "  -e stat            execute the string 'stat'\n"
@@ -33,7 +35,7 @@ static void print_usage(FILE *out) {
             "With no script, standard input is run when it is not a terminal.\n"
             "The script gets its arguments as ... and in the global table 'arg'.\n"
             "An uncaught error prints a traceback and exits with status 1.\n",
-            progname, LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
+            progname, progname, progname, LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
 }
 
 static void print_version(void) {
@@ -211,12 +213,40 @@ struct run {
     int status; /* exit status */
 };
 
+/* The standard libraries and the maro modules; the collector starts here. */
+static void open_libraries(lua_State *L) {
+    luaL_checkversion(L);
+    luaL_openlibs(L);
+    embedded_preload(L);
+    lua_gc(L, LUA_GCRESTART);
+    lua_gc(L, LUA_GCGEN, 0, 0);
+}
+
+/* marohost launch ...: the launcher is Lua (lualib/maro/launch.lua); its
+ * main returns the exit status. */
+static int run_launch(lua_State *L, struct run *r) {
+    open_libraries(L);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "maro.launch");
+    if (docall(L, 1, 1) != LUA_OK) return 0;
+    lua_getfield(L, -1, "main");
+    lua_createtable(L, r->argc - 2, 0);
+    for (int i = 2; i < r->argc; i++) {
+        lua_pushstring(L, r->argv[i]);
+        lua_rawseti(L, -2, i - 1);
+    }
+    if (docall(L, 1, 1) != LUA_OK) return 0;
+    r->status = (int)luaL_optinteger(L, -1, EXIT_FAILURE);
+    return 0;
+}
+
 static int pmain(lua_State *L) {
     struct run *r = lua_touserdata(L, 1);
     int argc = r->argc;
     char **argv = r->argv;
     struct options o;
     r->status = EXIT_FAILURE;
+    if (argc > 1 && strcmp(argv[1], "launch") == 0) return run_launch(L, r);
     if (parse_args(argc, argv, &o) != 0) return 0;
     if (o.help) {
         print_usage(stdout);
@@ -224,16 +254,12 @@ static int pmain(lua_State *L) {
         return 0;
     }
     if (o.version) print_version();
-    luaL_checkversion(L);
     if (o.ignore_env) {
         lua_pushboolean(L, 1);
         lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
     }
-    luaL_openlibs(L);
-    embedded_preload(L);
+    open_libraries(L);
     create_arg_table(L, argv, argc, o.script);
-    lua_gc(L, LUA_GCRESTART);
-    lua_gc(L, LUA_GCGEN, 0, 0);
     if (o.warnings) lua_warning(L, "@on", 0);
     if (!o.ignore_env && handle_luainit(L) != LUA_OK) return 0;
     if (run_actions(L, argv, o.script ? o.script : argc) != LUA_OK) return 0;
