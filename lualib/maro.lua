@@ -29,6 +29,7 @@ maro.SessionMessage = core.SessionMessage
 maro.is_message = core.is_message
 maro.Proxy = require("maro.proxy").new
 maro.RegisterTable = core.RegisterTable
+maro.dist = require("maro.dist")
 
 maro.wire = {
   --- header, payload = maro.wire.encode(msg [, group])

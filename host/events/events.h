@@ -45,6 +45,8 @@ int events_parse_op(const char *s, size_t len);
 /* Combines kids[0..n) (taken, also on failure) under op; NULL when out of memory. */
 events_expr *events_expr_combine(int op, events_expr **kids, size_t n);
 void events_expr_free(events_expr *e);
+/* The same event: same operators and units, in the same order ("&&" is "AND"). */
+int events_expr_equal(const events_expr *a, const events_expr *b);
 
 /* ---- events_match.c ---------------------------------------------------- */
 
@@ -109,5 +111,31 @@ long events_table_fire(events_table *t, events_fire_fn fire, events_release_fn r
 void events_table_clear(events_table *t);
 
 void events_table_stats(const events_table *t, events_stats *out);
+
+/* ---- events_match.c: replacing the events (a reload) ---------------------- */
+
+const char *events_table_label(const events_table *t, size_t i); /* NULL past the end */
+size_t events_table_slot_end(const events_table *t); /* slot ids in use are below this */
+
+/* Gives the source and tag of the message kept under slot; 0, or -1 to skip it. */
+typedef int (*events_key_fn)(void *ctx, uint32_t slot, wire_slice *source, wire_slice *tag);
+
+typedef struct events_inherit {
+    long *from;              /* per event of the new table: the old event it continues, or -1 */
+    unsigned char *continued; /* per old event: 1 when a new event continues it */
+    uint32_t *map;           /* per old slot id (events_table_slot_end): its new slot, or 0 */
+    size_t rematched;        /* held messages that some added event took */
+    size_t released;         /* held messages that no new event holds */
+} events_inherit;
+
+/* Fills n, a fresh table whose events are registered in their new order and
+ * which has seen no message, with what t holds: its peers, counters and
+ * limit; for each event of n with an equal event in t (events_expr_equal,
+ * the first unused one), that event's buffers unchanged; and every message
+ * t holds, oldest first, offered to the events of n that t did not have, as
+ * a push would. The caller allocates out's arrays and moves its messages
+ * by out->map. t is not changed. 0, or -1 when out of memory (free n). */
+int events_table_inherit(events_table *n, const events_table *t, events_key_fn key, void *ctx,
+                         events_inherit *out);
 
 #endif

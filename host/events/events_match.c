@@ -678,9 +678,9 @@ static inline size_t claim(events_table *t, const ientry *e, size_t nclaimed) {
     return nclaimed;
 }
 
-long events_table_push(events_table *t, wire_slice source, wire_slice tag, uint32_t *slot,
-                       events_release_fn release, void *ctx) {
-    *slot = 0;
+/* Puts in t->claimed the unit of every event that wants a message from
+ * source with tag (one per event, see claim); returns how many. */
+static size_t match_units(events_table *t, wire_slice source, wire_slice tag) {
     uint64_t tag_h = hash_bytes(tag.ptr, tag.len), block_h = HASH_SEED;
     size_t nfound = 0, done = 0;
     for (size_t i = 0; i < t->nlens && t->lens[i].len <= source.len; i++) {
@@ -702,6 +702,13 @@ long events_table_push(events_table *t, wire_slice source, wire_slice tag, uint3
         if (t->found[k].exact) nclaimed = claim(t, t->found[k].exact, nclaimed);
         if (t->found[k].wild) nclaimed = claim(t, t->found[k].wild, nclaimed);
     }
+    return nclaimed;
+}
+
+long events_table_push(events_table *t, wire_slice source, wire_slice tag, uint32_t *slot,
+                       events_release_fn release, void *ctx) {
+    *slot = 0;
+    size_t nclaimed = match_units(t, source, tag);
     if (nclaimed == 0) {
         t->ignored++;
         return 0;
@@ -844,4 +851,159 @@ void events_table_stats(const events_table *t, events_stats *out) {
                           .ignored = t->ignored,
                           .fired = t->fired,
                           .dropped = t->dropped};
+}
+
+/* ---- replacing the events (a reload) -------------------------------------- */
+
+const char *events_table_label(const events_table *t, size_t i) {
+    return i < t->nevents ? t->events[i]->label : NULL;
+}
+
+size_t events_table_slot_end(const events_table *t) { return t->nslots; }
+
+typedef struct inherit_ctx {
+    uint32_t *map; /* slot of t -> slot of n */
+    uint32_t *rev; /* slot of n -> slot of t */
+} inherit_ctx;
+
+/* A slot of n let go while re-matching (a unit at its limit): the message
+ * it stood for is no longer held. */
+static void inherit_release(void *ctx, uint32_t slot) {
+    inherit_ctx *c = ctx;
+    c->map[c->rev[slot]] = 0;
+}
+
+/* n's slot for t's slot s, made on first use with s's push order. 0 when out of memory. */
+static uint32_t inherit_slot(events_table *n, const events_table *t, uint32_t s, inherit_ctx *c,
+                             uint32_t **rev, size_t *rev_cap) {
+    if (c->map[s]) return c->map[s];
+    uint32_t ns = slot_new(n);
+    void *grown;
+    if (!ns || RESERVE(*rev, *rev_cap, (size_t)ns + 1) != 0) return 0;
+    c->rev = *rev;
+    n->refs[ns] = 0;
+    n->seq[ns] = t->seq[s];
+    c->rev[ns] = s;
+    c->map[s] = ns;
+    return ns;
+}
+
+/* Room for count slot ids in u's ring (empty so far). */
+static int ring_fit(node *u, uint32_t count) {
+    if (count <= u->cap) return 0;
+    if (count <= INLINE_RING) {
+        u->ring = u->inline_ring;
+        u->cap = INLINE_RING;
+        return 0;
+    }
+    uint32_t cap = 4;
+    while (cap < count) cap *= 2;
+    uint32_t *r = malloc((size_t)cap * sizeof *r);
+    if (!r) return -1;
+    if (u->ring && u->ring != u->inline_ring) free(u->ring);
+    u->ring = r;
+    u->cap = cap;
+    return 0;
+}
+
+/* Slot ids by push order, oldest first: a merge sort, since qsort has no
+ * context argument in C11 to reach seq[]. */
+static void sort_slots(uint32_t *s, uint32_t *tmp, size_t n, const uint64_t *seq) {
+    if (n < 2) return;
+    size_t h = n / 2;
+    sort_slots(s, tmp, h, seq);
+    sort_slots(s + h, tmp, n - h, seq);
+    size_t i = 0, j = h, k = 0;
+    while (i < h && j < n) tmp[k++] = seq[s[j]] < seq[s[i]] ? s[j++] : s[i++];
+    while (i < h) tmp[k++] = s[i++];
+    while (j < n) tmp[k++] = s[j++];
+    memcpy(s, tmp, n * sizeof *s);
+}
+
+int events_table_inherit(events_table *n, const events_table *t, events_key_fn key, void *ctx,
+                         events_inherit *out) {
+    int rc = -1;
+    uint32_t *live = NULL, *tmp = NULL, *rev = NULL;
+    size_t rev_cap = 0;
+    inherit_ctx c = {out->map, NULL};
+    n->max_buffered = t->max_buffered;
+    n->pushed = t->pushed;
+    n->ignored = t->ignored;
+    n->fired = t->fired;
+    n->dropped = t->dropped;
+    n->drop_warn = t->drop_warn;
+    n->push_seq = t->push_seq;
+    out->rematched = out->released = 0;
+    if (events_table_set_peers(n, t->peers, t->npeers) < 0) return -1;
+    memset(out->map, 0, t->nslots * sizeof *out->map);
+
+    /* Which event of t each event of n continues: the first unused one with
+     * the same expression, so an event listed twice stays listed twice. */
+    memset(out->continued, 0, t->nevents);
+    for (size_t i = 0; i < n->nevents; i++) {
+        out->from[i] = -1;
+        for (size_t j = 0; j < t->nevents; j++) {
+            if (out->continued[j] || !events_expr_equal(n->events[i]->expr, t->events[j]->expr))
+                continue;
+            out->continued[j] = 1;
+            out->from[i] = (long)j;
+            break;
+        }
+    }
+
+    /* A continued event keeps its buffers as they are: same units, same
+     * order, so nothing it already handed out can come back to it. */
+    for (size_t i = 0; i < n->nevents; i++) {
+        if (out->from[i] < 0) continue;
+        const event *old = t->events[out->from[i]];
+        event *ev = n->events[i];
+        for (uint32_t k = 0; k < ev->nunits; k++) {
+            const node *ou = old->units[k];
+            node *u = ev->units[k];
+            if (ring_fit(u, ou->count) != 0) goto done;
+            for (uint32_t m = 0; m < ou->count; m++) {
+                uint32_t s = ou->ring[(ou->head + m) & (ou->cap - 1)];
+                uint32_t ns = inherit_slot(n, t, s, &c, &rev, &rev_cap);
+                if (!ns) goto done;
+                n->refs[ns]++;
+                u->ring[m] = ns;
+            }
+            u->head = 0;
+            u->count = ou->count;
+            n->buffered += ou->count;
+            unit_refresh(n, u);
+        }
+    }
+
+    /* A new event is offered every message t still holds, oldest first, as
+     * if it had been registered when they arrived. */
+    size_t nlive = 0;
+    if (!(live = malloc(t->nslots * sizeof *live)) || !(tmp = malloc(t->nslots * sizeof *tmp)))
+        goto done;
+    for (uint32_t s = 1; s < t->nslots; s++)
+        if (t->refs[s]) live[nlive++] = s;
+    sort_slots(live, tmp, nlive, t->seq);
+    for (size_t i = 0; i < nlive; i++) {
+        wire_slice source, tag;
+        if (key(ctx, live[i], &source, &tag) != 0) continue;
+        size_t nclaimed = match_units(n, source, tag), k = 0;
+        for (size_t j = 0; j < nclaimed; j++) /* continued events saw it already */
+            if (out->from[n->claimed[j]->event] < 0) n->claimed[k++] = n->claimed[j];
+        if (k == 0) continue;
+        for (size_t j = 0; j < k; j++)
+            if (ring_reserve(n, n->claimed[j]) != 0) goto done;
+        uint32_t ns = inherit_slot(n, t, live[i], &c, &rev, &rev_cap);
+        if (!ns) goto done;
+        n->refs[ns] += (uint32_t)k;
+        for (size_t j = 0; j < k; j++) unit_append(n, n->claimed[j], ns, inherit_release, &c);
+        out->rematched++;
+    }
+    for (size_t i = 0; i < nlive; i++)
+        if (!c.map[live[i]]) out->released++;
+    rc = 0;
+done:
+    free(live);
+    free(tmp);
+    free(rev);
+    return rc;
 }

@@ -384,3 +384,12 @@ events_expr *events_parse_lua(lua_State *L, int idx) {
     idx = lua_absindex(L, idx);
     return parse_value(L, idx, idx, 1);
 }
+
+int events_expr_equal(const events_expr *a, const events_expr *b) {
+    if (a->op != b->op) return 0;
+    if (a->op == EVENTS_UNIT) return strcmp(a->text, b->text) == 0;
+    if (a->nkids != b->nkids) return 0;
+    for (size_t i = 0; i < a->nkids; i++)
+        if (!events_expr_equal(a->kids[i], b->kids[i])) return 0;
+    return 1;
+}

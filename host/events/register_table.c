@@ -5,6 +5,8 @@
  *   rt:push(msg)                                 -> how many events kept it
  *   rt:get()                                     -> { {handler, messages}, ... }
  *   rt:clear(); rt:set_peers([peers]); rt:stats(); rt:close()
+ *   rt:replace({ {event, handler}, ... })        -> what was kept, added, removed (reloads)
+ *   rt:events()                                  -> the events as strings, in order
  *
  * The messages live in the userdata's first user value, a table from slot
  * id to message (events.h hands out slot ids), so that a message kept by
@@ -245,6 +247,149 @@ static int rt_stats(lua_State *L) {
     return 1;
 }
 
+/* ---- replace: a new set of events, keeping what waits ----------------------- */
+
+#define STAGING_TYPE "maro.RegisterTable.staging"
+
+/* The table being built by replace, freed by the GC if an error ends replace early. */
+static int staging_gc(lua_State *L) {
+    events_table **n = luaL_checkudata(L, 1, STAGING_TYPE);
+    events_table_free(*n);
+    *n = NULL;
+    return 0;
+}
+
+/* Stack during replace: 1 rt, 2 list, 3 old store. */
+static int key_of(void *ctx, uint32_t slot, wire_slice *source, wire_slice *tag) {
+    lua_State *L = ctx;
+    int type = lua_rawgeti(L, 3, (lua_Integer)slot);
+    const message *m = type == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
+    lua_pop(L, 1); /* the store keeps it alive */
+    if (!m) return -1;
+    const wire_header *h = message_header(m);
+    *source = h->source;
+    *tag = h->tag;
+    return 0;
+}
+
+/* Pushes the labels of t's events, as a list: with from, those that continue
+ * an old event (want 1) or are new (want 0); else those whose continued[]
+ * equals want. */
+static void push_labels(lua_State *L, const events_table *t, const long *from,
+                        const unsigned char *continued, int want) {
+    lua_newtable(L);
+    lua_Integer k = 0;
+    for (size_t i = 0; events_table_label(t, i); i++) {
+        int is = from ? (from[i] >= 0) == want : continued[i] == want;
+        if (!is) continue;
+        lua_pushstring(L, events_table_label(t, i));
+        lua_rawseti(L, -2, ++k);
+    }
+}
+
+/* rt:replace({ {event, handler}, ... }) -> {kept=, added=, removed=, rematched=, released=}
+ * All or nothing: a bad entry raises and leaves the table as it was. */
+static int rt_replace(lua_State *L) {
+    rt *r = check_rt(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    lua_getiuservalue(L, 1, UV_STORE); /* 3 */
+    lua_Integer count = luaL_len(L, 2);
+    events_table **n = lua_newuserdatauv(L, sizeof *n, 0); /* 4 */
+    *n = NULL;
+    if (luaL_newmetatable(L, STAGING_TYPE)) {
+        lua_pushcfunction(L, staging_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, 4);
+    if (!(*n = events_table_new(0))) return luaL_error(L, "RegisterTable:replace: out of memory");
+    lua_createtable(L, (int)count, 0); /* 5: handlers */
+    for (lua_Integer i = 1; i <= count; i++) {
+        if (lua_rawgeti(L, 2, i) != LUA_TTABLE) /* 6 */
+            return luaL_error(L, "RegisterTable:replace: entry %d must be a {event, handler} pair, "
+                                 "got %s", (int)i, luaL_typename(L, 6));
+        lua_rawgeti(L, 6, 1); /* 7 event */
+        lua_rawgeti(L, 6, 2); /* 8 handler */
+        if (!is_callable(L, 8))
+            return luaL_error(L, "RegisterTable:replace: entry %d: the handler must be a "
+                                 "function, got %s", (int)i, luaL_typename(L, 8));
+        buf label;
+        buf_init(&label);
+        events_render(L, 7, &label, LABEL_LIMIT);
+        buf_append(&label, "", 1);
+        events_expr *x = events_parse_lua(L, 7);
+        if (!x) {
+            buf_free(&label);
+            return luaL_error(L, "%s", lua_tostring(L, -1));
+        }
+        long idx = events_table_add(*n, x, label.failed ? "?" : label.data);
+        buf_free(&label);
+        if (idx < 0) return luaL_error(L, "RegisterTable:replace: out of memory");
+        lua_rawseti(L, 5, (lua_Integer)idx + 1);
+        lua_settop(L, 5);
+    }
+
+    events_stats old;
+    events_table_stats(r->t, &old);
+    size_t slots = events_table_slot_end(r->t);
+    size_t nnew = (size_t)count;
+    /* Scratch the GC frees: from[], map[], continued[]. */
+    char *scratch = lua_newuserdatauv(L, nnew * sizeof(long) + slots * sizeof(uint32_t) +
+                                             old.events + 1, 0); /* 6 */
+    events_inherit inh = {.from = (long *)(void *)scratch,
+                          .map = (uint32_t *)(void *)(scratch + nnew * sizeof(long)),
+                          .continued = (unsigned char *)scratch + nnew * sizeof(long) +
+                                       slots * sizeof(uint32_t)};
+    if (events_table_inherit(*n, r->t, key_of, L, &inh) != 0)
+        return luaL_error(L, "RegisterTable:replace: out of memory");
+
+    lua_createtable(L, 0, 0); /* 7: the new store */
+    for (size_t s = 1; s < slots; s++) {
+        if (!inh.map[s]) continue;
+        lua_rawgeti(L, 3, (lua_Integer)s);
+        lua_rawseti(L, 7, (lua_Integer)inh.map[s]);
+    }
+    lua_createtable(L, 0, 5); /* 8: the summary */
+    push_labels(L, *n, inh.from, NULL, 1);
+    lua_setfield(L, 8, "kept");
+    push_labels(L, *n, inh.from, NULL, 0);
+    lua_setfield(L, 8, "added");
+    push_labels(L, r->t, NULL, inh.continued, 0);
+    lua_setfield(L, 8, "removed");
+    lua_pushinteger(L, (lua_Integer)inh.rematched);
+    lua_setfield(L, 8, "rematched");
+    lua_pushinteger(L, (lua_Integer)inh.released);
+    lua_setfield(L, 8, "released");
+
+    /* commit: nothing below raises before the swap is whole */
+    events_table *done = r->t;
+    r->t = *n;
+    *n = NULL;
+    events_table_free(done);
+    lua_pushvalue(L, 7);
+    lua_setiuservalue(L, 1, UV_STORE);
+    lua_pushvalue(L, 5);
+    lua_setiuservalue(L, 1, UV_HANDLERS);
+    lua_settop(L, 8);
+    if (events_table_percent_units(r->t) > 0 && !r->peers_loaded) {
+        lua_insert(L, 2); /* refresh_peers wants the table at 1 and leaves the rest */
+        refresh_peers(L, r);
+        lua_settop(L, 2);
+    }
+    return 1;
+}
+
+/* rt:events() -> the events as registered, in order, as strings. */
+static int rt_events(lua_State *L) {
+    rt *r = check_rt(L);
+    lua_newtable(L);
+    for (size_t i = 0; events_table_label(r->t, i); i++) {
+        lua_pushstring(L, events_table_label(r->t, i));
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
 /* __gc, __close and close(): idempotent. */
 static int rt_close(lua_State *L) {
     rt *r = luaL_checkudata(L, 1, REGISTER_TABLE_TYPE);
@@ -324,6 +469,8 @@ void events_register(lua_State *L) {
                                            {"clear", rt_clear},
                                            {"set_peers", rt_set_peers},
                                            {"stats", rt_stats},
+                                           {"replace", rt_replace},
+                                           {"events", rt_events},
                                            {"close", rt_close},
                                            {NULL, NULL}};
         luaL_setfuncs(L, meta, 0);

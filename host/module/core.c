@@ -9,6 +9,7 @@
 #include "launch/launch_lua.h"
 #include "message/message.h"
 #include "proxy/proxy_lua.h"
+#include "watch/watch_lua.h"
 
 static int l_now(lua_State *L) {
     lua_pushnumber(L, clock_now());
@@ -60,5 +61,6 @@ int luaopen_maro_core(lua_State *L) {
     proxy_register(L);
     events_register(L);
     launch_register(L);
+    watch_register(L);
     return 1;
 }

@@ -1,0 +1,449 @@
+-- maro.dist: a local class as a worker driven by conditional events. A master
+-- and a worker proxy live in this process, joined through a private Redis;
+-- the log checks run a worker under marohost.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local procs = dofile(here .. "support/procs.lua")
+local redis_support = dofile(here .. "support/redis.lua")
+local maro = require("maro")
+local dist = require("maro.dist")
+local uuid = require("maro.core").uuid
+
+local SCRIPTS = here .. "scripts/dist/"
+
+local function write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+describe("maro.dist", function()
+  local redis, master, proxy
+
+  setup(function()
+    redis = redis_support.start()
+  end)
+
+  teardown(function()
+    procs.cleanup()
+    if redis then
+      redis:stop()
+    end
+  end)
+
+  before_each(function()
+    local group = "dist_" .. uuid():sub(1, 8)
+    master = maro.Proxy{ group_name = group, component_type = "master",
+      component_name = "master", redis_address = redis.address }
+    proxy = maro.Proxy{ group_name = group, component_type = "worker",
+      component_name = "worker_1", redis_address = redis.address,
+      expected_peers = { master = 1 } }
+  end)
+
+  after_each(function()
+    proxy:close()
+    master:close()
+  end)
+
+  local function send(tag, payload)
+    return master:isend(maro.Message{ tag = tag, source = "master", destination = "worker_1",
+      payload = payload })
+  end
+
+  -- Steps the worker until fn() is true (at most 5 s).
+  local function step_until(w, fn, what)
+    local deadline = maro.now() + 5
+    while not fn() do
+      assert(maro.now() < deadline, "timed out waiting for " .. (what or "a condition"))
+      w:step(0.05)
+    end
+  end
+
+  local Counter = {}
+  Counter.__index = Counter
+  function Counter.new(start, step)
+    return setmetatable({ count = start, inc = step or 1 }, Counter)
+  end
+  function Counter:bump(by)
+    self.count = self.count + (by or self.inc)
+    return self.count
+  end
+
+  describe("the worker", function()
+    it("is built by Worker(...) and Worker.new(...) from Class.new", function()
+      local Worker = maro.dist(proxy, { ["master:x:1"] = function() end })(Counter)
+      local a, b = Worker(5, 2), Worker.new(7)
+      assert.are.equal(5, a.count)
+      assert.are.equal(2, a.inc)
+      assert.are.equal(7, b.count)
+      assert.are.equal(Counter, getmetatable(dist.instance(a)))
+    end)
+
+    it("calls a class without a new field", function()
+      local made = {}
+      local Class = setmetatable({}, { __call = function(_, x)
+        made[#made + 1] = x
+        return { x = x }
+      end })
+      local Worker = maro.dist(proxy, { ["master:x:1"] = function() end })(Class)
+      assert.are.equal(3, Worker(3).x)
+      assert.are.same({ 3 }, made)
+      local FnClass = function(x) return { y = x * 2 } end
+      assert.are.equal(8, maro.dist(proxy, { ["master:x:1"] = print })(FnClass)(4).y)
+    end)
+
+    it("reaches the instance's fields and methods, with the instance as self", function()
+      local w = maro.dist(proxy, { ["master:x:1"] = print })(Counter)(10)
+      assert.are.equal(10, w.count)
+      assert.are.equal(11, w:bump())
+      assert.are.equal(11, dist.instance(w).count)
+      w.count = 100
+      assert.are.equal(100, dist.instance(w).count)
+      w.extra = "new field"
+      assert.are.equal("new field", dist.instance(w).extra)
+      assert.are.equal(103, w:bump(3))
+      -- a method taken from the wrapper still finds the instance
+      local bump = w.bump
+      assert.are.equal(104, bump(w, 1))
+      assert.are.equal(105, Counter.bump(dist.instance(w), 1))
+    end)
+
+    it("keeps launch, step, stop and reload for itself", function()
+      local Class = { new = function() return { launch = "mine", step = 1, other = 2 } end }
+      local w = maro.dist(proxy, { ["master:x:1"] = print })(Class)()
+      assert.are.equal("function", type(w.launch))
+      assert.are.equal("function", type(w.step))
+      assert.are.equal(2, w.other)
+      assert.has_error(function() w.stop = 1 end)
+    end)
+
+    it("refuses a bad class, proxy, handler table or option", function()
+      local ok = { ["master:x:1"] = print }
+      assert.has_error(function() maro.dist(proxy, ok)(42)() end,
+        "dist: the class must have a 'new' function or be callable, got number")
+      assert.has_error(function() maro.dist(proxy, ok)({ new = function() end })() end,
+        "dist: the class constructor returned nil, not an instance")
+      assert.has_error(function() maro.dist(nil, ok) end,
+        "maro.dist(proxy, handlers): proxy is nil")
+      local e = select(2, pcall(maro.dist, proxy, 42))
+      assert.matches("handlers must be a table", e)
+      e = select(2, pcall(maro.dist, proxy, { ["master:x:0"] = print }))
+      assert.matches('bad event "master:x:0"', e, 1, true)
+      e = select(2, pcall(maro.dist, proxy, { ["master:x:1"] = 42 }))
+      assert.matches('the handler of "master:x:1" must be a function, got number', e, 1, true)
+      e = select(2, pcall(maro.dist, proxy, { [7] = print }))
+      assert.matches("a key of the handler table must be an event", e, 1, true)
+      e = select(2, pcall(maro.dist, proxy, ok, { colour = "red" }))
+      assert.matches("unknown option 'colour'", e, 1, true)
+    end)
+  end)
+
+  describe("dispatch", function()
+    it("calls handler(that, proxy, messages) for a satisfied event", function()
+      local seen
+      local w = maro.dist(proxy, {
+        ["master:add:1"] = function(that, p, messages)
+          seen = { that = that, proxy = p, n = #messages, payload = messages[1].payload }
+          p:reply(messages[1], { payload = that:bump(messages[1].payload) })
+        end,
+      })(Counter)(1)
+      send("add", 41)
+      step_until(w, function() return seen end, "the handler")
+      assert.are.equal(dist.instance(w), seen.that)
+      assert.are.equal(proxy, seen.proxy)
+      assert.are.equal(1, seen.n)
+      assert.are.equal(41, seen.payload)
+      local reply = master:receive_once(5)
+      assert.are.equal(42, reply.payload)
+    end)
+
+    it("waits for every part of a combined event and hands over its messages", function()
+      local got = {}
+      local w = maro.dist(proxy, {
+        [{ "master:a:2", "master:b:1", "AND" }] = function(_, _, messages)
+          for _, m in ipairs(messages) do
+            got[#got + 1] = m.tag .. m.payload
+          end
+        end,
+      })(Counter)(0)
+      send("a", 1)
+      send("a", 2)
+      send("a", 3)
+      w:step(0.2)
+      assert.are.same({}, got)
+      assert.are.equal(3, dist.stats(w).table.messages) -- buffered, waiting for b
+      send("b", 4)
+      step_until(w, function() return #got == 3 end, "the AND")
+      assert.are.same({ "a1", "a2", "b4" }, got)
+      assert.are.equal(1, dist.stats(w).table.messages) -- a3 stays
+    end)
+
+    it("logs a handler's error with its traceback and keeps serving", function()
+      local calls = 0
+      local w = maro.dist(proxy, {
+        ["master:x:1"] = function(that, _, messages)
+          calls = calls + 1
+          if messages[1].payload == "boom" then
+            error("boom")
+          end
+          that:bump()
+        end,
+      })(Counter)(0)
+      send("x", "boom")
+      send("x", "fine")
+      step_until(w, function() return calls == 2 end, "both calls")
+      assert.are.equal(1, dist.stats(w).errors)
+      assert.are.equal(1, w.count)
+    end)
+
+    it("bounds what waits by max_buffered", function()
+      local got
+      local w = maro.dist(proxy, {
+        [{ "master:a:1", "master:b:1", "AND" }] = function(_, _, messages)
+          got = { messages[1].payload, messages[2].payload }
+        end,
+      }, { max_buffered = 3 })(Counter)(0)
+      for i = 1, 5 do
+        send("a", i)
+      end
+      step_until(w, function() return dist.stats(w).table.pushed == 5 end, "five pushes")
+      assert.are.equal(3, dist.stats(w).table.messages)
+      assert.are.equal(2, dist.stats(w).table.dropped)
+      send("b", 6)
+      step_until(w, function() return got end, "the AND")
+      assert.are.same({ 3, 6 }, got)
+    end)
+
+    it("fires a percentage event when a peer leaves, without a new message", function()
+      local group = "distpct_" .. uuid():sub(1, 8)
+      local m1 = maro.Proxy{ group_name = group, component_type = "master",
+        component_name = "master_a", redis_address = redis.address }
+      local m2 = maro.Proxy{ group_name = group, component_type = "master",
+        component_name = "master_b", redis_address = redis.address }
+      local p = maro.Proxy{ group_name = group, component_type = "worker",
+        component_name = "worker_p", redis_address = redis.address,
+        expected_peers = { master = 2 } }
+      local got
+      local w = maro.dist(p, {
+        ["master:hello:100%"] = function(_, _, messages) got = #messages end,
+      })(Counter)(0)
+      m1:isend(maro.Message{ tag = "hello", source = "master_a", destination = "worker_p" })
+      step_until(w, function() return dist.stats(w).table.messages == 1 end, "the hello")
+      assert.is_nil(got) -- one of two masters
+      m2:close()
+      step_until(w, function() return got end, "the event after master_b left")
+      assert.are.equal(1, got)
+      p:close()
+      m1:close()
+    end)
+
+    it("drops messages no event wants", function()
+      local w = maro.dist(proxy, { ["master:x:1"] = print })(Counter)(0)
+      send("nobody", 1)
+      step_until(w, function() return dist.stats(w).table.ignored == 1 end, "the push")
+      assert.are.equal(0, dist.stats(w).table.messages)
+    end)
+  end)
+
+  describe("the loop", function()
+    it("step(timeout) returns after the timeout with the number of handler calls", function()
+      local n = 0
+      local w = maro.dist(proxy, { ["master:x:1"] = function() n = n + 1 end })(Counter)(0)
+      local t0 = maro.now()
+      assert.are.equal(0, w:step(0.2))
+      local took = maro.now() - t0
+      assert.is_true(took >= 0.2 and took < 1.0, "took " .. took)
+      for i = 1, 3 do
+        send("x", i)
+      end
+      local calls = 0
+      while n < 3 do
+        calls = calls + w:step(0.05)
+      end
+      assert.are.equal(3, calls)
+    end)
+
+    it("step(0) only takes what is there, without waiting", function()
+      local n = 0
+      local w = maro.dist(proxy, { ["master:x:1"] = function() n = n + 1 end })(Counter)(0)
+      for i = 1, 3 do
+        send("x", i)
+      end
+      procs.wait_until(function()
+        local t0 = maro.now()
+        w:step(0)
+        assert.is_true(maro.now() - t0 < 0.1)
+        return n == 3
+      end, 5, "three calls")
+    end)
+
+    it("launch() serves until stop() from a handler", function()
+      local w
+      w = maro.dist(proxy, {
+        ["master:x:1"] = function(that) that:bump() end,
+        ["master:stop:1"] = function() w:stop() end,
+      })(Counter)(0)
+      for i = 1, 5 do
+        send("x", i)
+      end
+      send("stop")
+      w:launch()
+      assert.are.equal(5, w.count)
+    end)
+
+    it("launch() ends when the proxy closes", function()
+      local w = maro.dist(proxy, {
+        ["master:x:1"] = function(that) that:bump() end,
+        ["master:bye:1"] = function(_, p, messages)
+          p:reply(messages[1], { payload = "bye" })
+          p:close()
+        end,
+      })(Counter)(0)
+      send("x", 1)
+      send("bye")
+      w:launch()
+      assert.are.equal(1, w.count)
+      assert.is_true(proxy.closed)
+      assert.are.equal("bye", master:receive_once(5).payload)
+    end)
+
+    it("refuses launch() or step() from inside a handler", function()
+      local err
+      local w
+      w = maro.dist(proxy, {
+        ["master:x:1"] = function() err = select(2, pcall(w.step, w, 0)) end,
+      })(Counter)(0)
+      send("x")
+      step_until(w, function() return err end, "the handler")
+      assert.matches("already serving", err)
+    end)
+  end)
+
+  describe("handlers from a file", function()
+    local dir
+    before_each(function()
+      dir = procs.tmpdir()
+    end)
+
+    local function handlers(v)
+      return "return {\n"
+        .. "  ['master:x:1'] = function(that, proxy, m)\n"
+        .. "    that:bump()\n"
+        .. "    proxy:reply(m[1], { payload = { v = '" .. v .. "', count = that.count } })\n"
+        .. "  end,\n"
+        .. "  [{ 'master:l:1', 'master:r:1', 'AND' }] = function(_, proxy, m)\n"
+        .. "    proxy:reply(m[1], { tag = 'pair', payload = '" .. v .. "' })\n"
+        .. "  end,\n"
+        .. "}\n"
+    end
+
+    it("loads the file in its own environment", function()
+      local path = dir .. "/h.lua"
+      write(path, "leaked = true\n" .. handlers("v1"))
+      local w = maro.dist(proxy, path)(Counter)(0)
+      assert.is_nil(rawget(_G, "leaked"))
+      send("x")
+      step_until(w, function() return w.count == 1 end)
+      assert.are.same({ v = "v1", count = 1 }, master:receive_once(5).payload)
+    end)
+
+    it("raises with file and line when the first load fails", function()
+      local path = dir .. "/h.lua"
+      write(path, "return {\n  ['master:x:1'] = function() end,\n  ['x'] = print,\n}\n")
+      local e = select(2, pcall(maro.dist, proxy, path))
+      assert.matches(path .. ':3: bad event "x"', e, 1, true)
+      write(path, "return {\n  ['master:x:1'] = function( end,\n}\n")
+      e = select(2, pcall(maro.dist, proxy, path))
+      assert.matches(path .. ":2:", e, 1, true)
+      e = select(2, pcall(maro.dist, proxy, dir .. "/missing.lua"))
+      assert.matches("cannot read the handler file", e, 1, true)
+    end)
+
+    it("reloads a saved file at a step boundary, keeping the instance and the AND's half",
+      function()
+        local path = dir .. "/h.lua"
+        write(path, handlers("v1"))
+        local w = maro.dist(proxy, path)(Counter)(0)
+        send("x")
+        send("l")
+        step_until(w, function() return w.count == 1 end)
+        assert.are.equal("v1", master:receive_once(5).payload.v)
+        write(path, handlers("v2"))
+        step_until(w, function() return dist.stats(w).reloads == 1 end, "the reload")
+        send("x")
+        send("r")
+        step_until(w, function() return w.count == 2 end)
+        local a, b = master:receive_once(5), master:receive_once(5)
+        assert.are.same({ v = "v2", count = 2 }, a.payload)
+        assert.are.equal("pair", b.tag)
+        assert.are.equal("v2", b.payload)
+      end)
+
+    it("keeps the old handlers when the new file is bad", function()
+      local path = dir .. "/h.lua"
+      write(path, handlers("v1"))
+      local w = maro.dist(proxy, path)(Counter)(0)
+      write(path, "return 42\n")
+      step_until(w, function() return dist.stats(w).failed_reloads == 1 end, "the failure")
+      send("x")
+      step_until(w, function() return w.count == 1 end)
+      assert.are.equal("v1", master:receive_once(5).payload.v)
+      assert.is_false(w:reload())
+      write(path, handlers("v3"))
+      assert.is_true(w:reload())
+      send("x")
+      step_until(w, function() return w.count == 2 end)
+      assert.are.equal("v3", master:receive_once(5).payload.v)
+    end)
+
+    it("refuses reload() without a file", function()
+      local w = maro.dist(proxy, { ["master:x:1"] = print })(Counter)(0)
+      assert.has_error(function() w:reload() end,
+        "dist: reload() needs handlers given as a file path")
+    end)
+  end)
+
+  describe("under marohost", function()
+    it("logs a handler's error with file, line and traceback", function()
+      local dir = procs.tmpdir()
+      local path = dir .. "/handlers.lua"
+      write(path, table.concat({
+        "local function deep(x)",
+        "  error('bad payload ' .. tostring(x))",
+        "end",
+        "return {",
+        "  ['master:ping:1'] = function(that, proxy, m)",
+        "    if m[1].payload == 'boom' then deep(m[1].payload) end",
+        "    proxy:reply(m[1], { payload = { count = that:bump() } })",
+        "  end,",
+        "  ['master:exit:1'] = function(_, proxy, m)",
+        "    proxy:reply(m[1], {})",
+        "    proxy:close()",
+        "  end,",
+        "}",
+      }, "\n"))
+      master:close()
+      proxy:close()
+      local group = "distlog_" .. uuid():sub(1, 8)
+      master = maro.Proxy{ group_name = group, component_type = "master",
+        component_name = "master", redis_address = redis.address }
+      local worker = procs.spawn(SCRIPTS .. "worker.lua", { path },
+        { MARO_REDIS = redis.address, MARO_GROUP = group, MARO_COMPONENT_NAME = "worker_9" })
+      worker:wait_output("ready worker_9")
+      master:isend(maro.Message{ tag = "ping", source = "master", destination = "worker_9",
+        payload = "boom" })
+      local replies = master:send(maro.Message{ tag = "ping", source = "master",
+        destination = "worker_9" }, 5)
+      assert.are.equal(1, replies[1].payload.count, worker:report())
+      procs.wait_until(function() return worker:stderr():match("stack traceback") end, 5,
+        "the traceback")
+      local log = worker:stderr()
+      assert.matches('the handler of "master:ping:1" raised an error', log, 1, true)
+      assert.matches(path .. ":2: bad payload boom", log, 1, true)
+      assert.matches("in upvalue 'deep'", log, 1, true)
+      assert.matches(path .. ":6:", log, 1, true)
+      master:send(maro.Message{ tag = "exit", source = "master", destination = "worker_9" }, 5)
+      assert.are.equal(0, worker:wait(10), worker:report())
+      assert.matches("stopped with count 1", worker:stdout(), 1, true)
+    end)
+  end)
+end)
