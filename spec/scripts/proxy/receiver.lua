@@ -35,6 +35,7 @@ for msg in proxy:receive(60) do
   elseif tag == "done" then
     done = done + 1
     expected[msg.source] = msg.payload
+    proxy:reply(msg)
   elseif tag == "raw" then
     raw = msg.payload == "hi" and msg.source == "stranger"
   else
