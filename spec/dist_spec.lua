@@ -1,11 +1,12 @@
 -- maro.dist: a local class as a worker driven by conditional events. A master
--- and a worker proxy live in this process, joined through a private Redis;
--- the log checks run a worker under marohost.
+-- and a worker proxy live in this process, in a maro.testing group (no Redis);
+-- the log checks run a worker under marohost, joined through a private Redis.
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local procs = dofile(here .. "support/procs.lua")
 local redis_support = dofile(here .. "support/redis.lua")
 local maro = require("maro")
 local dist = require("maro.dist")
+local testing = require("maro.testing")
 local uuid = require("maro.core").uuid
 
 local SCRIPTS = here .. "scripts/dist/"
@@ -17,36 +18,23 @@ local function write(path, text)
 end
 
 describe("maro.dist", function()
-  local redis, master, proxy
-
-  setup(function()
-    redis = redis_support.start()
-  end)
+  local g, master, proxy
 
   teardown(function()
     procs.cleanup()
-    if redis then
-      redis:stop()
-    end
   end)
 
   before_each(function()
-    local group = "dist_" .. uuid():sub(1, 8)
-    master = maro.Proxy{ group_name = group, component_type = "master",
-      component_name = "master", redis_address = redis.address }
-    proxy = maro.Proxy{ group_name = group, component_type = "worker",
-      component_name = "worker_1", redis_address = redis.address,
-      expected_peers = { master = 1 } }
+    g = testing.group{ master = 1, worker = 1 }
+    master, proxy = g.master[1], g.worker[1]
   end)
 
   after_each(function()
-    proxy:close()
-    master:close()
+    g:close()
   end)
 
   local function send(tag, payload)
-    return master:isend(maro.Message{ tag = tag, source = "master", destination = "worker_1",
-      payload = payload })
+    return master:isend(testing.message("master_1", "worker_1", tag, payload))
   end
 
   -- Steps the worker until fn() is true (at most 5 s).
@@ -214,26 +202,18 @@ describe("maro.dist", function()
     end)
 
     it("fires a percentage event when a peer leaves, without a new message", function()
-      local group = "distpct_" .. uuid():sub(1, 8)
-      local m1 = maro.Proxy{ group_name = group, component_type = "master",
-        component_name = "master_a", redis_address = redis.address }
-      local m2 = maro.Proxy{ group_name = group, component_type = "master",
-        component_name = "master_b", redis_address = redis.address }
-      local p = maro.Proxy{ group_name = group, component_type = "worker",
-        component_name = "worker_p", redis_address = redis.address,
-        expected_peers = { master = 2 } }
+      local pg <close> = testing.group{ master = 2, worker = 1 }
+      local p = pg.worker[1]
       local got
       local w = maro.dist(p, {
         ["master:hello:100%"] = function(_, _, messages) got = #messages end,
       })(Counter)(0)
-      m1:isend(maro.Message{ tag = "hello", source = "master_a", destination = "worker_p" })
+      pg.master[1]:isend(testing.message("master_1", "worker_1", "hello"))
       step_until(w, function() return dist.stats(w).table.messages == 1 end, "the hello")
       assert.is_nil(got) -- one of two masters
-      m2:close()
-      step_until(w, function() return got end, "the event after master_b left")
+      pg.master[2]:close()
+      step_until(w, function() return got end, "the event after master_2 left")
       assert.are.equal(1, got)
-      p:close()
-      m1:close()
     end)
 
     it("drops messages no event wants", function()
@@ -395,6 +375,105 @@ describe("maro.dist", function()
       assert.are.equal("v3", master:receive_once(5).payload.v)
     end)
 
+    it("a watched descriptor ends a receive's wait at once (proxy:watch_fd)", function()
+      local path = dir .. "/h.lua"
+      write(path, "1")
+      local watcher <close> = require("maro.core").Watcher(path)
+      local fd = watcher:fd()
+      assert.is_true(proxy:watch_fd(fd))
+      write(path, "2")
+      local t0 = maro.now()
+      assert.is_nil(proxy:receive_once(5))
+      assert.is_true(maro.now() - t0 < 1, "the save did not end the wait")
+      assert.are.equal("saved", watcher:changed())
+      -- messages still come first
+      send("x", 1)
+      assert.are.equal(1, proxy:receive_once(5).payload)
+      proxy:unwatch_fd(fd)
+      write(path, "3")
+      t0 = maro.now()
+      assert.is_nil(proxy:receive_once(0.1))
+      assert.is_true(maro.now() - t0 >= 0.1, "an unwatched descriptor ended the wait")
+      -- at most four at a time; a refused call adds none
+      assert.is_true(proxy:watch_fd(fd, fd, fd))
+      assert.is_false(proxy:watch_fd(fd, fd))
+      assert.is_true(proxy:watch_fd(fd))
+      proxy:unwatch_fd(fd, fd, fd, fd)
+      assert.is_true(proxy:watch_fd(fd, fd, fd, fd))
+      proxy:unwatch_fd(fd, fd, fd, fd)
+      assert.has_error(function() proxy:watch_fd(-1) end)
+      proxy:close()
+      proxy:unwatch_fd(fd) -- nothing on a closed proxy
+    end)
+
+    -- A proxy that records each receive_once of the worker: the wait asked
+    -- for, how long it took; before_receive(n) runs before the n-th.
+    local function recording(p, before_receive)
+      local calls = {}
+      local rec = setmetatable({ calls = calls }, { __index = function(_, k)
+        local v = p[k]
+        if type(v) == "function" then
+          return function(_, ...) return v(p, ...) end
+        end
+        return v
+      end })
+      rec.receive_once = function(_, wait)
+        if before_receive then
+          before_receive(#calls + 1)
+        end
+        local t0 = maro.now()
+        local msg = p:receive_once(wait)
+        calls[#calls + 1] = { wait = wait, took = maro.now() - t0 }
+        return msg
+      end
+      return rec
+    end
+
+    it("an idle worker with a handler file does not poll it", function()
+      local path = dir .. "/h.lua"
+      write(path, handlers("v1"))
+      local rec = recording(proxy)
+      local w = maro.dist(rec, path)(Counter)(0)
+      w:step(1.2)
+      assert.is_true(#rec.calls <= 4, #rec.calls .. " receives in 1.2 s")
+    end)
+
+    it("reloads as soon as the file is saved, while the worker waits", function()
+      local path = dir .. "/h.lua"
+      write(path, handlers("v1"))
+      local rec = recording(proxy, function(n)
+        if n == 1 then
+          write(path, handlers("v2")) -- as if saved just after the wait began
+        end
+      end)
+      local w = maro.dist(rec, path)(Counter)(0)
+      w:step(0.8)
+      local first = rec.calls[1]
+      assert.is_true(first.wait >= 0.4 and first.took < first.wait / 2,
+        string.format("the first wait (%.2f s asked) took %.2f s", first.wait, first.took))
+      assert.are.equal(1, dist.stats(w).reloads)
+      send("x")
+      step_until(w, function() return w.count == 1 end)
+      assert.are.equal("v2", master:receive_once(0).payload.v)
+    end)
+
+    it("polls the file when the proxy cannot watch descriptors", function()
+      local path = dir .. "/h.lua"
+      write(path, handlers("v1"))
+      local rec = recording(proxy, function(n)
+        if n == 1 then
+          write(path, handlers("v2"))
+        end
+      end)
+      rec.watch_fd = false -- as a proxy written in Lua might
+      local w = maro.dist(rec, path)(Counter)(0)
+      w:step(0.5)
+      assert.are.equal(1, dist.stats(w).reloads)
+      for _, c in ipairs(rec.calls) do
+        assert.is_true(c.wait <= 0.1 + 1e-9, "a receive waited " .. c.wait .. " s")
+      end
+    end)
+
     it("refuses reload() without a file", function()
       local w = maro.dist(proxy, { ["master:x:1"] = print })(Counter)(0)
       assert.has_error(function() w:reload() end,
@@ -403,6 +482,19 @@ describe("maro.dist", function()
   end)
 
   describe("under marohost", function()
+    local redis
+
+    setup(function()
+      redis = redis_support.start()
+    end)
+
+    teardown(function()
+      procs.cleanup()
+      if redis then
+        redis:stop()
+      end
+    end)
+
     it("logs a handler's error with file, line and traceback", function()
       local dir = procs.tmpdir()
       local path = dir .. "/handlers.lua"
@@ -421,10 +513,8 @@ describe("maro.dist", function()
         "  end,",
         "}",
       }, "\n"))
-      master:close()
-      proxy:close()
       local group = "distlog_" .. uuid():sub(1, 8)
-      master = maro.Proxy{ group_name = group, component_type = "master",
+      local master <close> = maro.Proxy{ group_name = group, component_type = "master",
         component_name = "master", redis_address = redis.address }
       local worker = procs.spawn(SCRIPTS .. "worker.lua", { path },
         { MARO_REDIS = redis.address, MARO_GROUP = group, MARO_COMPONENT_NAME = "worker_9" })

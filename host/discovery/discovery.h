@@ -1,7 +1,8 @@
 /* discovery.h: who is in a group. A member registers `name -> address`
  * under its group and type and keeps itself alive with a heartbeat; lookups
- * see only live members. Redis is the backend today (redis.c); the proxy only
- * uses the calls below, so an in-process backend can stand in. */
+ * see only live members. Redis is the network backend (redis.c), inproc.c
+ * the one for proxies of one process (maro.testing); the proxy only uses the
+ * calls below. */
 #ifndef MARO_DISCOVERY_H
 #define MARO_DISCOVERY_H
 
@@ -27,6 +28,10 @@ typedef struct discovery_config {
     double heartbeat_expiry;         /* a member silent this long is gone */
     discovery_sleep_fn sleep;
     void *sleep_ctx;
+    /* Called when a member of the group joins or leaves, by backends that
+     * learn it synchronously (in-process); others use notify_fd. May be NULL. */
+    void (*on_change)(void *ctx);
+    void *change_ctx;
 } discovery_config;
 
 enum { DISCOVERY_OK = 0, DISCOVERY_ERROR = -1, DISCOVERY_TAKEN = -2, DISCOVERY_STOPPED = -3 };
@@ -53,6 +58,11 @@ struct discovery {
  * when a signal cut the retries short. */
 discovery *discovery_redis_open(const discovery_config *cfg, int *stopped, char *err,
                                 size_t errlen);
+
+/* Members of one hub (transport/inproc.h), without Redis. */
+struct inproc_hub;
+discovery *discovery_inproc_open(struct inproc_hub *hub, const discovery_config *cfg, char *err,
+                                 size_t errlen);
 
 /* Registers and starts the heartbeat. DISCOVERY_TAKEN: another live member
  * uses the name (err says at which address). */

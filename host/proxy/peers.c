@@ -130,7 +130,8 @@ void proxy_refresh_peers(proxy *p) {
         for (size_t i = p->n_peers; i-- > 0;) {
             proxy_peer *pp = p->peers[i];
             if (strcmp(pp->type, type) != 0 || pp->seen) continue;
-            log_info("peer '%s' left group '%s'", pp->name, p->group);
+            log_write(p->cfg.hub ? LOG_DEBUG : LOG_INFO, "peer '%s' left group '%s'", pp->name,
+                      p->group);
             peer_remove(p, i);
         }
     }

@@ -20,8 +20,13 @@ typedef struct proxy_expected {
     int count;
 } proxy_expected;
 
+struct inproc_hub;
+
 typedef struct proxy_config {
     const char *group, *type, *name;
+    /* Set: join the other proxies of this hub (transport/inproc.h) instead of
+     * Redis and the network, as maro.testing does; redis_* are not used. */
+    struct inproc_hub *hub;
     const char *redis_host;
     int redis_port;
     const char *advertised_host; /* NULL: the local address of the route to Redis */

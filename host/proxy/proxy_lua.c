@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/ids.h"
 #include "message/message.h"
+#include "proxy/hub_lua.h"
 #include "proxy/proxy.h"
 #include "proxy/signals.h"
 #include "transport/transport.h"
@@ -505,6 +506,36 @@ static int l_session_stage(lua_State *L) {
     return 1;
 }
 
+/* watch_fd(fd, ...): these descriptors join the proxy's wait; when one is
+ * readable a receive returns as if its timeout ran out (docs/proxy.md,
+ * "Waking a receive"). true, or false when PROXY_MAX_WATCHED_FDS would be
+ * exceeded (then none of them is added). */
+static int l_watch_fd(lua_State *L) {
+    proxy *p = check_open(L, "watch_fd");
+    int n = lua_gettop(L) - 1;
+    for (int i = 2; i <= n + 1; i++)
+        if (luaL_checkinteger(L, i) < 0) return luaL_argerror(L, i, "not a file descriptor");
+    for (int i = 2; i <= n + 1; i++)
+        if (proxy_watch_fd(p, (int)lua_tointeger(L, i)) != 0) {
+            for (int j = 2; j < i; j++) proxy_unwatch_fd(p, (int)lua_tointeger(L, j));
+            lua_pushboolean(L, 0);
+            return 1;
+        }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* unwatch_fd(fd, ...): the reverse; nothing on a closed proxy. */
+static int l_unwatch_fd(lua_State *L) {
+    lproxy *lp = luaL_checkudata(L, 1, PROXY_TYPE);
+    int top = lua_gettop(L);
+    for (int i = 2; i <= top; i++) {
+        lua_Integer fd = luaL_checkinteger(L, i);
+        if (lp->p) proxy_unwatch_fd(lp->p, (int)fd);
+    }
+    return 0;
+}
+
 static int l_close(lua_State *L) {
     lproxy *lp = luaL_checkudata(L, 1, PROXY_TYPE);
     if (!lp->p) return 0;
@@ -639,6 +670,9 @@ static int l_new(lua_State *L) {
     double port = c.redis_port;
     opt_number(L, "redis_port", &port);
     c.redis_port = (int)port;
+    if (lua_getfield(L, 1, "hub") != LUA_TNIL && !(c.hub = hub_lua_test(L, -1)))
+        return luaL_error(L, "maro.Proxy: option 'hub' must be a hub from maro.testing");
+    lua_pop(L, 1);
     c.advertised_host = opt_string(L, "advertised_address");
     c.bind_host = opt_string(L, "bind_address");
     opt_int(L, "max_redis_connect_retries", &c.max_redis_connect_retries);
@@ -729,7 +763,8 @@ void proxy_register(lua_State *L) {
             {"receive", l_receive},       {"receive_once", l_receive_once},
             {"receive_by_id", l_receive_by_id}, {"reply", l_reply},
             {"forward", l_forward},       {"session_stage", l_session_stage},
-            {"close", l_close},           {NULL, NULL}};
+            {"close", l_close},           {"watch_fd", l_watch_fd},
+            {"unwatch_fd", l_unwatch_fd}, {NULL, NULL}};
         luaL_newlib(L, methods);
         lua_pushcclosure(L, l_index, 1);
         lua_setfield(L, -2, "__index");
@@ -745,4 +780,5 @@ void proxy_register(lua_State *L) {
     lua_setfield(L, -2, "Proxy");
     lua_pushcfunction(L, l_debug_raw_send);
     lua_setfield(L, -2, "debug_raw_send");
+    hub_register(L);
 }

@@ -1,7 +1,8 @@
 /* transport.h: how a proxy moves two-frame messages (header, payload) to and
  * from its peers. One receiving endpoint per proxy; one sending handle per
- * connected peer. ZeroMQ is the driver today (zmq.c); the proxy only uses
- * the calls below, so another driver can stand in. */
+ * connected peer. ZeroMQ is the network driver (zmq.c), inproc.c the one
+ * for proxies of one process (maro.testing); the proxy only uses the calls
+ * below. */
 #ifndef MARO_TRANSPORT_H
 #define MARO_TRANSPORT_H
 
@@ -58,6 +59,12 @@ struct transport {
 /* The ZeroMQ driver: a PULL socket bound on an ephemeral TCP port receives,
  * one PUSH socket per peer sends (a full queue makes a send wait, never drop). */
 transport *zmqdrv_open(const transport_config *cfg, char *err, size_t errlen);
+
+/* The in-process driver (inproc.c): members of one hub (transport/inproc.h)
+ * queue frames straight into each other's endpoints. */
+struct inproc_hub;
+transport *inproc_transport_open(struct inproc_hub *hub, const transport_config *cfg,
+                                 char *err, size_t errlen);
 
 /* "tcp://host:port", the address peers connect to. */
 static inline const char *transport_address(transport *t) { return t->ops->address(t); }

@@ -12,12 +12,13 @@ local handlers_file = require("maro.dist.handlers")
 
 local now = core.now
 
--- The longest a receive waits before the watcher is looked at again: this
--- bounds how late a reload comes (the proxy's wait cannot include the
--- watcher's descriptor yet).
+-- While a receive waits, the watcher's descriptors are part of the proxy's
+-- wait (proxy:watch_fd): a save or SIGHUP ends the wait at once. Only when
+-- the proxy cannot take them (it watches too many descriptors already, or is
+-- not a maro.Proxy) is the watcher looked at this often instead.
 local WATCH_INTERVAL = 0.1
--- Without a watcher the receive still returns now and then, to notice a
--- change of peers that satisfies a percentage event without a new message.
+-- The receive still returns now and then, to notice a change of peers that
+-- satisfies a percentage event without a new message.
 local PEERS_INTERVAL = 0.5
 -- Under traffic the watcher is looked at before a message at most this often:
 -- a read() per message would cost more than the reload latency it saves.
@@ -157,6 +158,25 @@ local function closed(st)
   return st.proxy.closed == true
 end
 
+-- Receives one message within wait seconds. With a watcher, its descriptors
+-- join the proxy's wait for this receive only: a handler's own blocking send
+-- must not be cut short by a save.
+local function receive(st, wait)
+  local proxy, fds = st.proxy, st.watch_fds
+  if wait == 0 or not fds then
+    return proxy:receive_once(wait)
+  end
+  if not st.proxy_watches or not proxy:watch_fd(table.unpack(fds)) then
+    return proxy:receive_once(math.min(wait, WATCH_INTERVAL)) -- the watcher is polled instead
+  end
+  local ok, msg = pcall(proxy.receive_once, proxy, wait)
+  proxy:unwatch_fd(table.unpack(fds))
+  if not ok then
+    error(msg, 0)
+  end
+  return msg
+end
+
 --- Receives and dispatches until deadline (a maro.now() time, or nil for
 -- ever) or stop/close; returns the number of handler calls.
 local function serve(st, deadline)
@@ -167,11 +187,10 @@ local function serve(st, deadline)
     if deadline then
       wait = math.max(deadline - now(), 0)
     end
-    local slice = st.watcher and WATCH_INTERVAL or PEERS_INTERVAL
-    if not wait or wait > slice then
-      wait = slice
+    if not wait or wait > PEERS_INTERVAL then
+      wait = PEERS_INTERVAL
     end
-    local msg = st.proxy:receive_once(wait)
+    local msg = receive(st, wait)
     if msg then
       calls = calls + handle(st, msg)
       if deadline and now() >= deadline then
@@ -181,6 +200,9 @@ local function serve(st, deadline)
         end
       end
     else
+      -- Woken by the watcher, or the slice ran out: look at it now. (A
+      -- descriptor left readable would end every wait at once.)
+      st.next_check = 0
       if not closed(st) then
         calls = calls + check_peers(st)
       end
@@ -348,6 +370,15 @@ local function dist(proxy, handlers, options)
       }
       if path then
         st.watcher = core.Watcher(path, { sighup = true })
+        st.watch_fds = { st.watcher:fd(), st.watcher:hup_fd() }
+        -- Can the proxy wake on them? (Tried once; a full proxy falls back to polling.)
+        local ok, taken = pcall(function()
+          return proxy:watch_fd(table.unpack(st.watch_fds))
+        end)
+        st.proxy_watches = ok and taken == true
+        if st.proxy_watches then
+          proxy:unwatch_fd(table.unpack(st.watch_fds))
+        end
         -- A save between the first load and the watch would go unnoticed.
         if handlers_file.read(path) ~= text then
           reload(st, "file saved")
@@ -379,7 +410,26 @@ local function instance(w)
   return st.instance
 end
 
-return setmetatable({ stats = stats, instance = instance }, {
+--- True while the worker serves (inside launch() or step()): maro.testing
+-- does not step a worker that is busy already.
+local function serving(w)
+  local st = state_of[w] or error("maro.dist.serving(w): not a dist worker", 2)
+  return st.running
+end
+
+--- The proxy a worker serves.
+local function proxy_of(w)
+  local st = state_of[w] or error("maro.dist.proxy_of(w): not a dist worker", 2)
+  return st.proxy
+end
+
+--- True when w is a dist worker.
+local function is_worker(w)
+  return state_of[w] ~= nil
+end
+
+return setmetatable({ stats = stats, instance = instance, serving = serving,
+  proxy_of = proxy_of, is_worker = is_worker }, {
   __call = function(_, proxy, handlers, options)
     return dist(proxy, handlers, options)
   end,

@@ -138,6 +138,12 @@ function M.new(opts)
         fail("option 'send_timeout' must be a non-negative number of seconds or false")
       end
       cfg[k] = v
+    elseif k == "hub" then
+      -- maro.testing's in-process hub (undocumented here; see docs/testing.md)
+      if type(v) ~= "userdata" then
+        fail("option 'hub' must be a hub from maro.testing, got " .. type(v))
+      end
+      cfg.hub = v
     elseif k ~= "expected_peers" and k ~= "redis_address" and not ACCEPTED_UNUSED[k] then
       fail("unknown option '" .. tostring(k) .. "' (see docs/proxy.md)")
     end
@@ -153,11 +159,13 @@ function M.new(opts)
   cfg.component_name = cfg.component_name or env("MARO_COMPONENT_NAME")
     or (cfg.component_type .. "_" .. core.uuid():gsub("-", ""))
   cfg.advertised_address = cfg.advertised_address or env("MARO_ADVERTISED_ADDRESS")
-  local redis, from = opts.redis_address, "redis_address"
-  if redis == nil then
-    redis, from = env("MARO_REDIS") or DEFAULT_REDIS, "MARO_REDIS"
+  if not cfg.hub then -- a hub needs no Redis
+    local redis, from = opts.redis_address, "redis_address"
+    if redis == nil then
+      redis, from = env("MARO_REDIS") or DEFAULT_REDIS, "MARO_REDIS"
+    end
+    cfg.redis_host, cfg.redis_port = parse_redis(redis, from)
   end
-  cfg.redis_host, cfg.redis_port = parse_redis(redis, from)
   cfg.expected_peers = parse_expected(opts.expected_peers)
   local ok, proxy = pcall(core.Proxy, cfg)
   if not ok then

@@ -1,0 +1,341 @@
+--- maro.testing: what busted specs need to test scripts without Redis or
+-- other processes (docs/testing.md).
+--
+--   local testing = require("maro.testing")
+--   local g = testing.group{ master = 1, worker = 3 }
+--   g.master[1], g.worker[1] .. g.worker[3]   -- maro.Proxy, named "master_1", "worker_1", ...
+--   g:drive(w)        -- a dist worker answers while a proxy of g waits
+--   g:settle()        -- or: step the driven workers until nothing moves
+--   g:close()         -- also <close> and garbage collection
+--
+-- The proxies of a group meet in an in-process hub: the in-process
+-- discovery and transport stand in for Redis and ZeroMQ, and every message
+-- is encoded and decoded as on the network.
+local core = require("maro.core")
+local maro = require("maro")
+local dist = require("maro.dist")
+local log = require("maro.log")
+
+local M = {}
+
+local Group = {}
+local GroupMeta = { __index = Group }
+
+-- Fields of a group that a component type cannot shadow.
+local RESERVED = { name = true, hub = true, proxies = true }
+
+local function fail(msg, level)
+  error("maro.testing: " .. msg, (level or 1) + 1)
+end
+
+--- {type = count} or {{type, count}, ...} -> a list of {type, count}, in the
+-- list's order or sorted by type.
+local function parse_counts(spec)
+  if type(spec) ~= "table" then
+    fail("group(counts) expects a table such as { master = 1, worker = 3 }, got "
+      .. type(spec), 3)
+  end
+  local out, seen = {}, {}
+  local function add(t, n, where)
+    if type(t) ~= "string" or not t:match("^[%w_%-%.]+$") then
+      fail(where .. ": a component type must be a non-empty name of letters, digits, _ - .",
+        4)
+    end
+    if math.type(n) ~= "integer" or n < 1 then
+      fail(where .. ": the count of '" .. t .. "' must be a positive integer, got "
+        .. tostring(n), 4)
+    end
+    if RESERVED[t] or Group[t] then
+      fail(where .. ": '" .. t .. "' cannot be a component type here (it names a field "
+        .. "of the group)", 4)
+    end
+    if seen[t] then
+      fail(where .. ": the type '" .. t .. "' is given twice", 4)
+    end
+    seen[t] = true
+    out[#out + 1] = { t, n }
+  end
+  if #spec > 0 then
+    for i, pair in ipairs(spec) do
+      if type(pair) ~= "table" then
+        fail("counts[" .. i .. "] must be a {type, count} pair", 3)
+      end
+      add(pair[1], pair[2], "counts[" .. i .. "]")
+    end
+  else
+    for t, n in pairs(spec) do
+      add(t, n, "counts." .. tostring(t))
+    end
+    table.sort(out, function(a, b) return a[1] < b[1] end)
+  end
+  if #out == 0 then
+    fail("group(counts): no component types given", 3)
+  end
+  return out
+end
+
+-- Runs every driver that may run while the proxy at `address` waits (nil:
+-- none waits); true when one of them did something.
+local function run_drivers(g, address)
+  local did = false
+  for _, d in ipairs(g._drivers) do
+    if not d.busy and not (address and d.address == address) then
+      d.busy = true
+      g._driving = g._driving + 1
+      local ok, r = pcall(d.fn)
+      g._driving = g._driving - 1
+      d.busy = false
+      if not ok then
+        -- Drivers run every few milliseconds while a member waits: say it once.
+        d.errors = (d.errors or 0) + 1
+        if d.errors == 1 then
+          log.error("maro.testing: a driver of group '%s' raised an error (later errors of "
+            .. "this driver are not logged): %s", g.name, tostring(r))
+        end
+      elseif r then
+        did = true
+      end
+    end
+  end
+  return did
+end
+
+--- testing.group(counts [, options]) -> a group of connected proxies.
+-- options: proxy options given to every member (e.g. max_buffered_messages),
+-- and `name`, the group name (default "testing_" and a random suffix).
+function M.group(counts, options)
+  local types = parse_counts(counts)
+  if options ~= nil and type(options) ~= "table" then
+    fail("group(counts, options): options must be a table, got " .. type(options), 2)
+  end
+  options = options or {}
+  local name = options.name or ("testing_" .. core.uuid():gsub("-", ""):sub(1, 12))
+  local g = setmetatable({
+    name = name, hub = core.testing_hub(), proxies = {},
+    _types = {}, _options = {}, _drivers = {}, _closed = false, _driving = 0,
+  }, GroupMeta)
+  for k, v in pairs(options) do
+    if k ~= "name" then
+      g._options[k] = v
+    end
+  end
+  for _, tc in ipairs(types) do
+    g._types[#g._types + 1] = tc[1]
+    g[tc[1]] = {}
+  end
+  -- The hook is held by the registry: it must not keep the group alive.
+  local weak = setmetatable({ g = g }, { __mode = "v" })
+  g.hub:on_idle(function(address)
+    local group = weak.g
+    return group ~= nil and run_drivers(group, address)
+  end)
+  local ok, err = pcall(function()
+    for _, tc in ipairs(types) do
+      for i = 1, tc[2] do
+        g:add(tc[1], tc[1] .. "_" .. i)
+      end
+    end
+  end)
+  if not ok then
+    g:close()
+    error(err, 2)
+  end
+  return g
+end
+
+--- g:add(component_type [, component_name [, options]]) -> one more member,
+-- joined now (a peer that comes late). The name defaults to the type and the
+-- next number; the proxy is also g[component_type][n].
+function Group:add(ctype, cname, opts)
+  if self._closed then
+    fail("add: the group is closed", 2)
+  end
+  if type(ctype) ~= "string" or ctype == "" or RESERVED[ctype] or Group[ctype] then
+    fail("add: bad component type " .. tostring(ctype), 2)
+  end
+  local list = rawget(self, ctype)
+  if not list then
+    list = {}
+    self[ctype] = list
+    self._types[#self._types + 1] = ctype
+  end
+  cname = cname or (ctype .. "_" .. (#list + 1))
+  -- Every member follows every type of the group (count 0: nobody is waited
+  -- for, since proxies of one process join one after the other).
+  local expected = {}
+  for _, t in ipairs(self._types) do
+    expected[t] = 0
+  end
+  local o = {}
+  for k, v in pairs(self._options) do
+    o[k] = v
+  end
+  for k, v in pairs(opts or {}) do
+    o[k] = v
+  end
+  o.hub, o.group_name, o.component_type, o.component_name = self.hub, self.name, ctype, cname
+  o.expected_peers = o.expected_peers or expected
+  local proxy = maro.Proxy(o)
+  list[#list + 1] = proxy
+  self.proxies[#self.proxies + 1] = proxy
+  return proxy
+end
+
+--- g:proxy(name) -> the member of that name, or nil.
+function Group:proxy(pname)
+  for _, p in ipairs(self.proxies) do
+    if p.name == pname then
+      return p
+    end
+  end
+  return nil
+end
+
+--- g:drive(w) or g:drive(fn [, proxy]): while any proxy of the group waits
+-- (send, scatter, broadcast or receive_by_id with a timeout, receive...),
+-- the dist worker w is stepped with step(0), or fn() runs (it returns true
+-- when it did something). A driver does not run while the proxy it serves
+-- is the one waiting, nor while it runs already. Returns w or fn (for
+-- g:undrive).
+function Group:drive(x, proxy)
+  if self._closed then
+    fail("drive: the group is closed", 2)
+  end
+  local fn
+  if type(x) == "table" and dist.is_worker(x) then
+    proxy = dist.proxy_of(x)
+    fn = function()
+      if dist.serving(x) or proxy.closed then
+        return false
+      end
+      return x:step(0) > 0
+    end
+  elseif type(x) == "function" then
+    fn = x
+  else
+    fail("drive(x): x must be a dist worker or a function, got " .. type(x), 2)
+  end
+  local address = proxy and not proxy.closed and proxy.address or nil
+  self._drivers[#self._drivers + 1] = { key = x, fn = fn, address = address }
+  return x
+end
+
+--- g:undrive(x): stops driving what g:drive(x) drove.
+function Group:undrive(x)
+  for i = #self._drivers, 1, -1 do
+    if self._drivers[i].key == x then
+      table.remove(self._drivers, i)
+    end
+  end
+end
+
+--- g:settle([timeout]): runs the drivers until a round in which none did
+-- anything and no message moved; returns the number of rounds. Raises when
+-- that takes longer than timeout seconds (default 5): something keeps
+-- sending.
+function Group:settle(timeout)
+  local deadline = maro.now() + (timeout or 5)
+  local rounds = 0
+  while run_drivers(self, nil) do
+    rounds = rounds + 1
+    if maro.now() > deadline then
+      fail("settle: the drivers of group '" .. self.name .. "' still work after "
+        .. (timeout or 5) .. " s", 2)
+    end
+  end
+  return rounds
+end
+
+--- g:close(): closes every member (last joined first) and stops driving;
+-- idempotent.
+function Group:close()
+  if self._closed then
+    return
+  end
+  if self._driving > 0 then
+    -- A driver runs inside the wait of a member: closing it there would pull
+    -- the proxy away under its own wait.
+    fail("close: called from a driver; close the group after the call that waits", 2)
+  end
+  self._closed = true
+  self._drivers = {}
+  self.hub:on_idle(nil)
+  for i = #self.proxies, 1, -1 do
+    self.proxies[i]:close()
+  end
+end
+
+function Group:closed()
+  return self._closed
+end
+
+GroupMeta.__close = Group.close
+GroupMeta.__gc = Group.close
+GroupMeta.__tostring = function(g)
+  return "testing group " .. g.name .. (g._closed and " (closed)" or "")
+end
+
+-- ---- messages ----------------------------------------------------------
+
+--- testing.message(source, destination, tag [, payload]): a plain message.
+function M.message(source, destination, tag, payload)
+  return maro.Message{ source = source, destination = destination, tag = tag, payload = payload }
+end
+
+--- testing.task(source, destination, tag [, payload]): a task session's request.
+function M.task(source, destination, tag, payload)
+  return maro.SessionMessage{ source = source, destination = destination, tag = tag,
+    payload = payload, session_type = maro.SessionType.TASK }
+end
+
+--- testing.notification(source, destination, tag [, payload]): a notification's request.
+function M.notification(source, destination, tag, payload)
+  return maro.SessionMessage{ source = source, destination = destination, tag = tag,
+    payload = payload, session_type = maro.SessionType.NOTIFICATION }
+end
+
+--- testing.collect(proxy [, timeout]): every message the proxy can receive
+-- now (or within timeout seconds of the last one), as a list.
+function M.collect(proxy, timeout)
+  local out = {}
+  for msg in proxy:receive(timeout or 0) do
+    out[#out + 1] = msg
+  end
+  return out
+end
+
+--- testing.field(messages, name): the list of one field of each message,
+-- e.g. field(replies, "payload") or field(replies, "source").
+function M.field(messages, name)
+  local out = {}
+  for i, m in ipairs(messages) do
+    out[i] = m[name]
+  end
+  return out
+end
+
+--- testing.sorted(list): a sorted copy (replies of several peers arrive in
+-- any order).
+function M.sorted(list, cmp)
+  local out = table.move(list, 1, #list, 1, {})
+  table.sort(out, cmp)
+  return out
+end
+
+-- ---- register tables -----------------------------------------------------
+
+--- testing.feed(rt, messages): pushes the messages one by one into a
+-- RegisterTable and takes what fires after each; returns the list of
+-- { handler = h, messages = {...} } in firing order.
+function M.feed(rt, messages)
+  local fired = {}
+  for _, m in ipairs(messages) do
+    rt:push(m)
+    for _, f in ipairs(rt:get()) do
+      fired[#fired + 1] = { handler = f[1], messages = f[2] }
+    end
+  end
+  return fired
+end
+
+return M
