@@ -48,7 +48,7 @@ while answered < #parts do
     if not part.sum then
       part.sum = msg.payload
       total, answered = total + msg.payload, answered + 1
-      print(("%s: %s summed %d..%d to %d"):format(proxy.name, msg.source, part.first, part.last,
+      print(("%s summed %d..%d to %d"):format(msg.source, part.first, part.last,
                                                  msg.payload))
     end
   end
@@ -60,7 +60,7 @@ while answered < #parts do
         error(("%s did not answer for %d..%d within %d s"):format(part.peer, part.first,
                                                                   part.last, TIMEOUT))
       end
-      print(("%s: no answer from %s yet; sending %d..%d again"):format(proxy.name, part.peer,
+      print(("no answer from %s yet; sending %d..%d again"):format(part.peer,
                                                                        part.first, part.last))
       waiting[#waiting + 1] = send(part)
     end
@@ -71,4 +71,4 @@ local expected = n * (n + 1) // 2
 if total ~= expected then
   error(("the sum of 1..%d came out as %d, expected %d"):format(n, total, expected))
 end
-print(("%s: the sum of 1..%d is %d"):format(proxy.name, n, total))
+print(("the sum of 1..%d is %d"):format(n, total))

@@ -11,7 +11,7 @@
 
 static const char *level_names[] = {"error", "warn", "info", "debug"};
 static int current_level = -1; /* -1: not read from the environment yet */
-static char log_name[64] = "marohost";
+static char log_name[64]; /* empty until set or first used */
 
 int log_parse_level(const char *name) {
     if (!name) return -1;
@@ -43,11 +43,13 @@ void log_set_level(int level) {
 }
 
 void log_set_name(const char *name) {
-    snprintf(log_name, sizeof log_name, "%s", name ? name : "marohost");
+    snprintf(log_name, sizeof log_name, "%s", name && *name ? name : "marohost");
 }
 
 void log_write(int level, const char *fmt, ...) {
     if (level > log_level()) return;
+    /* A component started by marohost launch is named by its instance. */
+    if (!log_name[0]) log_set_name(getenv("MARO_COMPONENT_NAME"));
     char line[2048];
     struct timespec ts;
     struct tm tm;

@@ -10,7 +10,8 @@ int log_level(void);
 void log_set_level(int level);
 int log_parse_level(const char *name); /* -1 when the name is unknown */
 const char *log_level_name(int level);
-void log_set_name(const char *name);   /* shown in every line, e.g. the component name */
+/* The name shown in every line; by default MARO_COMPONENT_NAME, else "marohost". */
+void log_set_name(const char *name);
 
 void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
