@@ -2,7 +2,6 @@
 
 #include <lauxlib.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/ids.h"
@@ -10,8 +9,10 @@
 
 struct message {
     wire_header h;  /* slices point into strings; h.group is unused */
-    char *strings;  /* tag, source, destination, session_id, message_id, NUL-terminated */
     blob *payload;  /* encoded payload not decoded yet, or NULL */
+    /* Then tag, source, destination, session_id and message_id, each
+     * NUL-terminated, in the same block: one allocation per message. */
+    char strings[];
 };
 
 /* The payload value, once known, lives in the userdata's first user value. */
@@ -19,8 +20,6 @@ struct message {
 
 static int message_gc(lua_State *L) {
     message *m = luaL_checkudata(L, 1, MESSAGE_TYPE);
-    free(m->strings);
-    m->strings = NULL;
     blob_unref(m->payload);
     m->payload = NULL;
     return 0;
@@ -41,11 +40,9 @@ message *message_push(lua_State *L, const wire_header *h) {
     size_t total = 0;
     for (int i = 0; i < 5; i++) total += parts[i].len + 1;
 
-    message *m = lua_newuserdatauv(L, sizeof *m, 1);
+    message *m = lua_newuserdatauv(L, sizeof *m + total, 1);
     memset(m, 0, sizeof *m);
     luaL_setmetatable(L, MESSAGE_TYPE);
-    m->strings = malloc(total);
-    if (!m->strings) luaL_error(L, "out of memory for a message");
     wire_slice *dst[5] = {&m->h.tag, &m->h.source, &m->h.destination, &m->h.session_id,
                           &m->h.message_id};
     char *p = m->strings;
@@ -91,6 +88,12 @@ int message_encode(lua_State *L, int idx, wire_slice group, buf *header, blob **
     message *m = message_check(L, idx);
     wire_header h = m->h;
     h.group = group;
+    /* Checked here because a peer refuses a longer one (wire_header_decode). */
+    if (group.len > WIRE_MAX_NAME) {
+        snprintf(err, errlen, "group name is %zu bytes long; at most %d are allowed", group.len,
+                 WIRE_MAX_NAME);
+        return -1;
+    }
     if (wire_header_encode(&h, header) != 0) {
         snprintf(err, errlen, "out of memory while encoding a header");
         return -1;
@@ -124,6 +127,11 @@ message *message_push_decoded(lua_State *L, const char *header, size_t header_le
         return NULL;
     message *m = message_push(L, &h);
     m->payload = blob_ref(payload);
+    /* The payload's bytes live outside the Lua heap, where the collector does
+     * not count them: a script that drops large messages unread would pile
+     * them up. Count large ones as if Lua had allocated them. */
+    if (blob_size(payload) >= 64 * 1024 && lua_gc(L, LUA_GCISRUNNING))
+        lua_gc(L, LUA_GCSTEP, (int)(blob_size(payload) >> 10));
     return m;
 }
 

@@ -71,13 +71,23 @@ int wire_header_encode(const wire_header *h, buf *out) {
     return out->failed ? -1 : 0;
 }
 
-static const char *fail(char *err, size_t errlen, const mp_reader *r, int field, const char *what) {
+/* at: the byte where the bad item starts, or where reading stopped. */
+static const char *fail(char *err, size_t errlen, size_t at, int field, const char *what) {
     if (field < 0)
-        snprintf(err, errlen, "header: %s at byte %zu", what, mp_offset(r));
+        snprintf(err, errlen, "header: %s at byte %zu", what, at);
     else
         snprintf(err, errlen, "header field %d (%s): %s at byte %zu", field + 1,
-                 field_names[field], what, mp_offset(r));
+                 field_names[field], what, at);
     return err;
+}
+
+/* Reads the next item, noting where it starts in *at. On a malformed item
+ * *at is where the reader stopped, which is the offending byte. */
+static const char *next(mp_reader *r, mp_item *it, size_t *at) {
+    *at = mp_offset(r);
+    const char *why = mp_read(r, it);
+    if (why) *at = mp_offset(r);
+    return why;
 }
 
 const char *wire_header_decode(const char *data, size_t len, wire_header *h, char *err,
@@ -85,54 +95,53 @@ const char *wire_header_decode(const char *data, size_t len, wire_header *h, cha
     mp_reader r;
     mp_item it;
     const char *why;
+    size_t at = 0;
     mp_reader_init(&r, data, len);
-    if (len > WIRE_MAX_HEADER) return fail(err, errlen, &r, -1, "frame longer than 8192 bytes");
-    if ((why = mp_read(&r, &it))) return fail(err, errlen, &r, -1, why);
-    if (it.kind != MP_ARRAY) return fail(err, errlen, &r, -1, "not a MessagePack array");
+    if (len > WIRE_MAX_HEADER) return fail(err, errlen, 0, -1, "frame longer than 8192 bytes");
+    if ((why = next(&r, &it, &at))) return fail(err, errlen, at, -1, why);
+    if (it.kind != MP_ARRAY) return fail(err, errlen, at, -1, "not a MessagePack array");
     /* The version comes first so that a newer peer gets the clearest error. */
-    if (it.v.count < 1) return fail(err, errlen, &r, -1, "empty array");
-    if ((why = mp_read(&r, &it))) return fail(err, errlen, &r, 0, why);
-    if (it.kind != MP_INT) return fail(err, errlen, &r, 0, "not an integer");
+    if (it.v.count < 1) return fail(err, errlen, at, -1, "empty array");
+    uint32_t count = it.v.count;
+    if ((why = next(&r, &it, &at))) return fail(err, errlen, at, 0, why);
+    if (it.kind != MP_INT) return fail(err, errlen, at, 0, "not an integer");
     if (it.v.integer != WIRE_VERSION) {
         char what[96];
         snprintf(what, sizeof what, "unsupported wire version %lld (this peer speaks %d)",
                  (long long)it.v.integer, WIRE_VERSION);
-        return fail(err, errlen, &r, 0, what);
+        return fail(err, errlen, at, 0, what);
     }
-    mp_reader_init(&r, data, len);
-    mp_read(&r, &it);
-    if (it.v.count != WIRE_HEADER_FIELDS) {
+    if (count != WIRE_HEADER_FIELDS) {
         char what[64];
-        snprintf(what, sizeof what, "array of %u fields, expected %d", it.v.count, WIRE_HEADER_FIELDS);
-        return fail(err, errlen, &r, -1, what);
+        snprintf(what, sizeof what, "array of %u fields, expected %d", count, WIRE_HEADER_FIELDS);
+        return fail(err, errlen, 0, -1, what);
     }
-    mp_read(&r, &it); /* the version, checked above */
     wire_slice *slices[] = {&h->group, &h->tag, &h->source, &h->destination,
                             &h->session_id, &h->message_id};
     for (int f = 1; f <= 6; f++) {
-        if ((why = mp_read(&r, &it))) return fail(err, errlen, &r, f, why);
-        if (it.kind != MP_STR) return fail(err, errlen, &r, f, "not a string");
-        if (it.v.str.len > WIRE_MAX_NAME) return fail(err, errlen, &r, f, "longer than 1024 bytes");
+        if ((why = next(&r, &it, &at))) return fail(err, errlen, at, f, why);
+        if (it.kind != MP_STR) return fail(err, errlen, at, f, "not a string");
+        if (it.v.str.len > WIRE_MAX_NAME) return fail(err, errlen, at, f, "longer than 1024 bytes");
         /* Only the group may be empty: a message without a name cannot be routed. */
-        if (it.v.str.len == 0 && f != 1) return fail(err, errlen, &r, f, "empty");
+        if (it.v.str.len == 0 && f != 1) return fail(err, errlen, at, f, "empty");
         slices[f - 1]->ptr = it.v.str.ptr;
         slices[f - 1]->len = it.v.str.len;
     }
     int *codes[] = {&h->session_type, &h->session_stage};
     for (int f = 7; f <= 8; f++) {
-        if ((why = mp_read(&r, &it))) return fail(err, errlen, &r, f, why);
+        if ((why = next(&r, &it, &at))) return fail(err, errlen, at, f, why);
         if (it.kind == MP_NIL) {
             *codes[f - 7] = 0;
             continue;
         }
-        if (it.kind != MP_STR) return fail(err, errlen, &r, f, "neither nil nor a string");
+        if (it.kind != MP_STR) return fail(err, errlen, at, f, "neither nil nor a string");
         int code = f == 7 ? wire_session_type_parse(it.v.str.ptr, it.v.str.len)
                           : wire_session_stage_parse(it.v.str.ptr, it.v.str.len);
-        if (code < 0) return fail(err, errlen, &r, f, "unknown name");
+        if (code < 0) return fail(err, errlen, at, f, "unknown name");
         *codes[f - 7] = code;
     }
     if (!wire_stage_belongs(h->session_type, h->session_stage))
-        return fail(err, errlen, &r, 8, "stage does not belong to the session type");
-    if (mp_left(&r)) return fail(err, errlen, &r, -1, "trailing bytes after the header");
+        return fail(err, errlen, at, 8, "stage does not belong to the session type");
+    if (mp_left(&r)) return fail(err, errlen, mp_offset(&r), -1, "trailing bytes after the header");
     return NULL;
 }

@@ -17,32 +17,53 @@ typedef struct path_step {
     size_t keylen;
 } path_step;
 
+/* Writes one step (".name", "[3]" or "[\"odd key\"]") and returns its length. */
+static size_t format_step(char *out, size_t outlen, const path_step *s) {
+    if (s->kind == STEP_INDEX) return (size_t)snprintf(out, outlen, "[%lld]", s->index);
+    int ident = s->keylen > 0 && s->keylen <= 40 &&
+                (isalpha((unsigned char)s->key[0]) || s->key[0] == '_');
+    for (size_t j = 0; ident && j < s->keylen; j++)
+        ident = isalnum((unsigned char)s->key[j]) || s->key[j] == '_';
+    if (ident) return (size_t)snprintf(out, outlen, ".%.*s", (int)s->keylen, s->key);
+    /* Quote printable bytes, escape the rest, and keep it short. */
+    char q[64];
+    size_t k = 0;
+    for (size_t j = 0; j < s->keylen && k < sizeof q - 5; j++) {
+        unsigned char c = (unsigned char)s->key[j];
+        if (isprint(c) && c != '"' && c != '\\') q[k++] = (char)c;
+        else k += (size_t)snprintf(q + k, sizeof q - k, "\\%u", c);
+    }
+    q[k] = '\0';
+    return (size_t)snprintf(out, outlen, "[\"%s%s\"]", q, k >= sizeof q - 5 ? "..." : "");
+}
+
+/* A path too long for out keeps its first and last steps around "...", so
+ * that both where the payload starts and where the error is stay readable. */
 static void format_path(char *out, size_t outlen, const path_step *steps, int n) {
+    char step[96];
+    size_t total = strlen("payload");
+    for (int i = 0; i < n; i++) total += format_step(step, sizeof step, &steps[i]);
     size_t used = (size_t)snprintf(out, outlen, "payload");
-    for (int i = 0; i < n && used < outlen; i++) {
-        const path_step *s = &steps[i];
-        int ident = s->kind == STEP_KEY && s->keylen > 0 && s->keylen <= 40 &&
-                    (isalpha((unsigned char)s->key[0]) || s->key[0] == '_');
-        for (size_t j = 0; ident && j < s->keylen; j++)
-            ident = isalnum((unsigned char)s->key[j]) || s->key[j] == '_';
-        if (s->kind == STEP_INDEX)
-            used += snprintf(out + used, outlen - used, "[%lld]", s->index);
-        else if (ident)
-            used += snprintf(out + used, outlen - used, ".%.*s", (int)s->keylen, s->key);
-        else {
-            /* Quote printable bytes, escape the rest, and keep it short. */
-            char q[64];
-            size_t k = 0;
-            for (size_t j = 0; j < s->keylen && k < sizeof q - 5; j++) {
-                unsigned char c = (unsigned char)s->key[j];
-                if (isprint(c) && c != '"' && c != '\\') q[k++] = (char)c;
-                else k += (size_t)snprintf(q + k, sizeof q - k, "\\%u", c);
-            }
-            q[k] = '\0';
-            used += snprintf(out + used, outlen - used, "[\"%s%s\"]", q,
-                             k >= sizeof q - 5 ? "..." : "");
+    int head = n, tail = n; /* steps [0, head) and [tail, n) are written */
+    if (total >= outlen && outlen > used + 4) {
+        size_t budget = (outlen - used - 4) / 2, len = 0;
+        for (head = 0; head < n; head++) {
+            size_t l = format_step(step, sizeof step, &steps[head]);
+            if (len + l > budget) break;
+            len += l;
+        }
+        len = 0;
+        for (tail = n; tail > head; tail--) {
+            size_t l = format_step(step, sizeof step, &steps[tail - 1]);
+            if (len + l > budget) break;
+            len += l;
         }
     }
+    for (int i = 0; i < head && used < outlen; i++)
+        used += format_step(out + used, outlen - used, &steps[i]);
+    if (tail > head && used < outlen) used += (size_t)snprintf(out + used, outlen - used, "...");
+    for (int i = tail; i < n && used < outlen; i++)
+        used += format_step(out + used, outlen - used, &steps[i]);
 }
 
 /* ---- encoding ---------------------------------------------------------- */
@@ -68,9 +89,28 @@ static int enc_fail(encoder *e, int steps, const char *fmt, const char *arg) {
     return -1;
 }
 
+/* Strings of 32 bytes or more have headers of the same size as str and as
+ * bin (str8/bin8, str16/bin16, str32/bin32), so the body can be copied and
+ * checked in one pass and the type byte written afterwards. */
+static void enc_long_string(encoder *e, const char *s, size_t len) {
+    size_t head = len < 0x100 ? 2 : len < 0x10000 ? 3 : 5;
+    buf *out = e->out;
+    if (out->cap - out->len < head + len && buf_grow(out, head + len) != 0) return;
+    unsigned char *h = (unsigned char *)out->data + out->len;
+    int text = utf8_copy_valid((char *)h + head, s, len);
+    static const unsigned char types[2][3] = {{0xc4, 0xc5, 0xc6}, {0xd9, 0xda, 0xdb}};
+    h[0] = types[text][head == 2 ? 0 : head == 3 ? 1 : 2];
+    for (size_t i = head - 1; i >= 1; i--) h[i] = (unsigned char)(len >> (8 * (head - 1 - i)));
+    out->len += head + len;
+}
+
 static void enc_string(encoder *e, const char *s, size_t len) {
     /* Text goes as str, so that peers in other languages get strings; any
      * other byte string goes as bin, so that nothing is mangled. */
+    if (len >= 32) {
+        enc_long_string(e, s, len);
+        return;
+    }
     if (utf8_valid(s, len)) {
         msgpack_pack_str(&e->pk, len);
         msgpack_pack_str_body(&e->pk, s, len);
@@ -88,6 +128,7 @@ static int enc_key(encoder *e, int idx) {
     if (lua_type(L, idx) == LUA_TSTRING) {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
+        if (len > UINT32_MAX) return enc_fail(e, e->depth - 1, "%s", "a key longer than 4 GiB");
         enc_string(e, s, len);
         *step = (path_step){.kind = STEP_KEY, .key = s, .keylen = len};
         return 0;
@@ -220,18 +261,22 @@ typedef struct decoder {
     size_t errlen;
 } decoder;
 
-static int dec_fail(decoder *d, const char *what) {
+/* at: the byte where the bad item starts, or where reading stopped. */
+static int dec_fail_at(decoder *d, const char *what, size_t at) {
     char where[256];
     format_path(where, sizeof where, d->path, d->depth);
-    snprintf(d->err, d->errlen, "%s: %s at byte %zu", where, what, mp_offset(&d->r));
+    snprintf(d->err, d->errlen, "%s: %s at byte %zu", where, what, at);
     return -1;
 }
 
+static int dec_fail(decoder *d, const char *what) { return dec_fail_at(d, what, mp_offset(&d->r)); }
+
 static int dec_value(decoder *d);
 
-static int dec_container(decoder *d, const mp_item *it) {
+/* at: where the container's header starts. */
+static int dec_container(decoder *d, const mp_item *it, size_t at) {
     lua_State *L = d->L;
-    if (d->depth >= WIRE_MAX_DEPTH) return dec_fail(d, "tables nested deeper than 100 levels");
+    if (d->depth >= WIRE_MAX_DEPTH) return dec_fail_at(d, "tables nested deeper than 100 levels", at);
     if (L && !lua_checkstack(L, 4)) return dec_fail(d, "out of Lua stack space");
     uint32_t n = it->v.count;
     path_step *step = &d->path[d->depth++];
@@ -246,6 +291,7 @@ static int dec_container(decoder *d, const mp_item *it) {
         if (L) lua_createtable(L, 0, (int)(n > INT32_MAX ? INT32_MAX : n));
         for (uint32_t i = 0; i < n; i++) {
             mp_item key;
+            size_t key_at = mp_offset(&d->r);
             const char *why = mp_read(&d->r, &key);
             if (why) {
                 d->depth--;
@@ -260,7 +306,7 @@ static int dec_container(decoder *d, const mp_item *it) {
                 if (L) lua_pushlstring(L, key.v.str.ptr, key.v.str.len);
             } else {
                 d->depth--;
-                dec_fail(d, "a map key that is neither an integer nor a string");
+                dec_fail_at(d, "a map key that is neither an integer nor a string", key_at);
                 goto fail_quiet;
             }
             if (dec_value(d) != 0) {
@@ -282,6 +328,7 @@ fail_quiet:
 static int dec_value(decoder *d) {
     lua_State *L = d->L;
     mp_item it;
+    size_t at = mp_offset(&d->r);
     const char *why = mp_read(&d->r, &it);
     if (why) return dec_fail(d, why);
     switch (it.kind) {
@@ -292,7 +339,7 @@ static int dec_value(decoder *d) {
     case MP_STR:
     case MP_BIN: if (L) lua_pushlstring(L, it.v.str.ptr, it.v.str.len); return 0;
     case MP_ARRAY:
-    case MP_MAP: return dec_container(d, &it);
+    case MP_MAP: return dec_container(d, &it, at);
     }
     return dec_fail(d, "unknown item");
 }

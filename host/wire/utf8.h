@@ -5,5 +5,8 @@
 #include <stddef.h>
 
 int utf8_valid(const char *s, size_t len); /* 1 when s is well-formed UTF-8 */
+/* Copies len bytes of src to dst and returns utf8_valid(src, len); ASCII
+ * text is read only once. */
+int utf8_copy_valid(char *dst, const char *src, size_t len);
 
 #endif
