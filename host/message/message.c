@@ -8,24 +8,49 @@
 #include "wire/payload.h"
 
 struct message {
-    wire_header h;  /* slices point into strings; h.group is unused */
-    blob *payload;  /* encoded payload not decoded yet, or NULL */
-    /* Then tag, source, destination, session_id and message_id, each
-     * NUL-terminated, in the same block: one allocation per message. */
-    char strings[];
+    wire_header h;       /* slices point into data[]; h.group is unused */
+    const char *encoded; /* the payload frame not decoded yet, or NULL */
+    size_t encoded_len;
+    blob *bytes;         /* the blob behind encoded, when it is not in data[] */
+    /* tag, source, destination, session_id and message_id, each
+     * NUL-terminated, then a small encoded payload: one allocation. */
+    char data[];
 };
 
-/* The payload value, once known, lives in the userdata's first user value. */
+/* User values: the payload once it is a Lua value, and the holder of a
+ * large encoded payload. Messages have no finalizer: a finalizer on every
+ * message tripled the cost of receiving small ones and let the incremental
+ * collector fall behind. Only the holder of a large payload has one. */
 #define PAYLOAD_SLOT 1
+#define BYTES_SLOT 2
+#define BYTES_TYPE "maro.PayloadBytes"
 
-static int message_gc(lua_State *L) {
-    message *m = luaL_checkudata(L, 1, MESSAGE_TYPE);
-    blob_unref(m->payload);
-    m->payload = NULL;
+/* The metatable is also kept under this address in the registry: looking it
+ * up by name costs a strcmp in every lua_getfield, once per message. */
+static const char message_mt_key;
+
+/* The constructors' field names, as upvalues: no C string lookups per call. */
+enum { F_TAG = 1, F_SOURCE, F_DESTINATION, F_PAYLOAD, F_SESSION_ID, F_MESSAGE_ID,
+       F_SESSION_TYPE, F_SESSION_STAGE, F_COUNT = F_SESSION_STAGE };
+static const char *const field_names[] = {NULL, "tag", "source", "destination", "payload",
+                                          "session_id", "message_id", "session_type",
+                                          "session_stage"};
+
+/* Received payloads up to this size are copied into the message. */
+#define INLINE_PAYLOAD_MAX 1024
+/* Payloads at least this big are announced to the garbage collector: it
+ * sees a small holder, not the bytes, and would let them pile up. */
+#define GC_HINT_BYTES (64 * 1024)
+
+static int bytes_gc(lua_State *L) {
+    blob **b = luaL_checkudata(L, 1, BYTES_TYPE);
+    blob_unref(*b);
+    *b = NULL;
     return 0;
 }
 
-message *message_push(lua_State *L, const wire_header *h) {
+/* A new message with h's fields and room for extra bytes after them. */
+static message *push_new(lua_State *L, const wire_header *h, size_t extra) {
     char sid[IDS_UUID_LEN + 1], mid[IDS_UUID_LEN + 1];
     wire_slice session_id = h->session_id, message_id = h->message_id;
     if (!session_id.ptr) {
@@ -40,12 +65,13 @@ message *message_push(lua_State *L, const wire_header *h) {
     size_t total = 0;
     for (int i = 0; i < 5; i++) total += parts[i].len + 1;
 
-    message *m = lua_newuserdatauv(L, sizeof *m + total, 1);
+    message *m = lua_newuserdatauv(L, sizeof *m + total + extra, 2);
     memset(m, 0, sizeof *m);
-    luaL_setmetatable(L, MESSAGE_TYPE);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &message_mt_key);
+    lua_setmetatable(L, -2);
     wire_slice *dst[5] = {&m->h.tag, &m->h.source, &m->h.destination, &m->h.session_id,
                           &m->h.message_id};
-    char *p = m->strings;
+    char *p = m->data;
     for (int i = 0; i < 5; i++) {
         memcpy(p, parts[i].ptr, parts[i].len);
         p[parts[i].len] = '\0';
@@ -57,26 +83,68 @@ message *message_push(lua_State *L, const wire_header *h) {
     return m;
 }
 
-void message_set_payload_blob(message *m, blob *b) {
-    blob_unref(m->payload);
-    m->payload = b;
+message *message_push(lua_State *L, const wire_header *h) { return push_new(L, h, 0); }
+
+message *message_push_received(lua_State *L, const wire_header *h, blob *payload) {
+    size_t size = blob_size(payload);
+    if (size <= INLINE_PAYLOAD_MAX) {
+        message *m = push_new(L, h, size);
+        char *bytes = (char *)m->h.message_id.ptr + m->h.message_id.len + 1;
+        memcpy(bytes, blob_data(payload), size);
+        m->encoded = bytes;
+        m->encoded_len = size;
+        return m;
+    }
+    message *m = push_new(L, h, 0);
+    blob **holder = lua_newuserdatauv(L, sizeof *holder, 0);
+    *holder = blob_ref(payload);
+    luaL_setmetatable(L, BYTES_TYPE);
+    lua_setiuservalue(L, -2, BYTES_SLOT);
+    m->bytes = payload;
+    m->encoded = blob_data(payload);
+    m->encoded_len = size;
+    if (size >= GC_HINT_BYTES && lua_gc(L, LUA_GCISRUNNING))
+        lua_gc(L, LUA_GCSTEP, (int)(size >> 10));
+    return m;
 }
 
-message *message_check(lua_State *L, int idx) { return luaL_checkudata(L, idx, MESSAGE_TYPE); }
-message *message_test(lua_State *L, int idx) { return luaL_testudata(L, idx, MESSAGE_TYPE); }
+/* Forgets the encoded payload: the Lua value in PAYLOAD_SLOT is the payload now. */
+static void drop_encoded(lua_State *L, int idx, message *m) {
+    m->encoded = NULL;
+    m->encoded_len = 0;
+    if (m->bytes) {
+        m->bytes = NULL;
+        lua_pushnil(L);
+        lua_setiuservalue(L, idx, BYTES_SLOT); /* the holder lets go when collected */
+    }
+}
+
+message *message_test(lua_State *L, int idx) {
+    void *p = lua_touserdata(L, idx);
+    if (!p || !lua_getmetatable(L, idx)) return NULL;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &message_mt_key);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same ? p : NULL;
+}
+
+message *message_check(lua_State *L, int idx) {
+    message *m = message_test(L, idx);
+    if (!m) luaL_typeerror(L, idx, MESSAGE_TYPE);
+    return m;
+}
 const wire_header *message_header(const message *m) { return &m->h; }
 
 void message_push_payload(lua_State *L, int idx) {
     idx = lua_absindex(L, idx);
     message *m = message_check(L, idx);
-    if (m->payload) {
+    if (m->encoded) {
         char err[512];
-        if (payload_decode(L, blob_data(m->payload), blob_size(m->payload), err, sizeof err) != 0)
+        if (payload_decode(L, m->encoded, m->encoded_len, err, sizeof err) != 0)
             luaL_error(L, "%s", err); /* only for bytes that skipped the check at receive */
         lua_pushvalue(L, -1);
         lua_setiuservalue(L, idx, PAYLOAD_SLOT);
-        blob_unref(m->payload); /* decoded once; the table may now change, so re-encode */
-        m->payload = NULL;
+        drop_encoded(L, idx, m); /* decoded once; the table may now change, so re-encode */
         return;
     }
     lua_getiuservalue(L, idx, PAYLOAD_SLOT);
@@ -98,8 +166,13 @@ int message_encode(lua_State *L, int idx, wire_slice group, buf *header, blob **
         snprintf(err, errlen, "out of memory while encoding a header");
         return -1;
     }
-    if (m->payload) {
-        *payload = blob_ref(m->payload);
+    if (m->encoded) {
+        /* Sent on as it came, not re-encoded. */
+        *payload = m->bytes ? blob_ref(m->bytes) : blob_copy(m->encoded, m->encoded_len);
+        if (!*payload) {
+            snprintf(err, errlen, "out of memory while copying a payload");
+            return -1;
+        }
         return 0;
     }
     buf pb;
@@ -125,14 +198,7 @@ message *message_push_decoded(lua_State *L, const char *header, size_t header_le
     if (wire_header_decode(header, header_len, &h, err, errlen)) return NULL;
     if (payload_decode(NULL, blob_data(payload), blob_size(payload), err, errlen) != 0)
         return NULL;
-    message *m = message_push(L, &h);
-    m->payload = blob_ref(payload);
-    /* The payload's bytes live outside the Lua heap, where the collector does
-     * not count them: a script that drops large messages unread would pile
-     * them up. Count large ones as if Lua had allocated them. */
-    if (blob_size(payload) >= 64 * 1024 && lua_gc(L, LUA_GCISRUNNING))
-        lua_gc(L, LUA_GCSTEP, (int)(blob_size(payload) >> 10));
-    return m;
+    return message_push_received(L, &h, payload);
 }
 
 /* ---- the Lua side ------------------------------------------------------ */
@@ -169,8 +235,7 @@ static int message_newindex(lua_State *L) {
     if (strcmp(k, "payload") == 0) {
         lua_settop(L, 3);
         lua_setiuservalue(L, 1, PAYLOAD_SLOT);
-        blob_unref(m->payload);
-        m->payload = NULL;
+        drop_encoded(L, 1, m);
         return 0;
     }
     static const char *const fields[] = {"tag", "source", "destination", "session_id",
@@ -197,14 +262,34 @@ static int message_tostring(lua_State *L) {
     return 1;
 }
 
+/* Raises an error naming the first key of the table at 1 that is no field. */
+static void unknown_field(lua_State *L, const char *ctor) {
+    static const char *const known[] = {"tag", "source", "destination", "payload", "session_id",
+                                        "message_id", "session_type", "session_stage", NULL};
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        lua_pop(L, 1);
+        int ok = 0;
+        if (lua_type(L, -1) == LUA_TSTRING)
+            for (int i = 0; known[i] && !ok; i++) ok = strcmp(lua_tostring(L, -1), known[i]) == 0;
+        if (!ok)
+            luaL_error(L, "%s: unknown field '%s' (fields: tag, source, destination, payload, "
+                          "session_id, message_id, session_type, session_stage)",
+                       ctor, luaL_tolstring(L, -1, NULL));
+    }
+}
+
 /* Reads a name field of the constructor table; absent is allowed when optional. */
-static wire_slice field_string(lua_State *L, const char *ctor, const char *name, int optional) {
+static wire_slice field_string(lua_State *L, const char *ctor, int field, int optional) {
+    const char *name = field_names[field];
     wire_slice s = {NULL, 0};
-    int t = lua_getfield(L, 1, name);
+    lua_pushvalue(L, lua_upvalueindex(field));
+    int t = lua_gettable(L, 1);
     if (t == LUA_TNIL && optional) {
         lua_pop(L, 1);
         return s;
     }
+    if (t == LUA_TNIL) unknown_field(L, ctor); /* a misspelt name explains a missing one */
     if (t != LUA_TSTRING)
         luaL_error(L, "%s: field '%s' must be a non-empty string, got %s", ctor, name,
                    t == LUA_TNIL ? "nothing" : luaL_typename(L, -1));
@@ -222,28 +307,28 @@ static int new_message(lua_State *L, const char *ctor, int default_type) {
         return luaL_error(L, "%s expects a table of fields, e.g. %s{tag=..., source=..., "
                              "destination=..., payload=...}", ctor, ctor);
     lua_settop(L, 1);
-    static const char *const known[] = {"tag", "source", "destination", "payload", "session_id",
-                                        "message_id", "session_type", "session_stage", NULL};
+    wire_header h;
+    memset(&h, 0, sizeof h);
+    h.tag = field_string(L, ctor, F_TAG, 0);
+    h.source = field_string(L, ctor, F_SOURCE, 0);
+    h.destination = field_string(L, ctor, F_DESTINATION, 0);
+    h.session_id = field_string(L, ctor, F_SESSION_ID, 1);
+    h.message_id = field_string(L, ctor, F_MESSAGE_ID, 1);
+    wire_slice type = field_string(L, ctor, F_SESSION_TYPE, 1);
+    wire_slice stage = field_string(L, ctor, F_SESSION_STAGE, 1);
+    lua_pushvalue(L, lua_upvalueindex(F_PAYLOAD));
+    int has_payload = lua_gettable(L, 1) != LUA_TNIL; /* stays on the stack */
+    /* A field we do not know is a typo to report: count the fields rather
+     * than compare every key, and search for the stranger only if there is one. */
+    int known = 3 + (h.session_id.ptr != NULL) + (h.message_id.ptr != NULL) +
+                (type.ptr != NULL) + (stage.ptr != NULL) + has_payload;
+    int count = 0;
     lua_pushnil(L);
     while (lua_next(L, 1)) {
         lua_pop(L, 1);
-        int ok = 0;
-        if (lua_type(L, -1) == LUA_TSTRING)
-            for (int i = 0; known[i] && !ok; i++) ok = strcmp(lua_tostring(L, -1), known[i]) == 0;
-        if (!ok)
-            return luaL_error(L, "%s: unknown field '%s' (fields: tag, source, destination, "
-                                 "payload, session_id, message_id, session_type, session_stage)",
-                              ctor, luaL_tolstring(L, -1, NULL));
+        count++;
     }
-    wire_header h;
-    memset(&h, 0, sizeof h);
-    h.tag = field_string(L, ctor, "tag", 0);
-    h.source = field_string(L, ctor, "source", 0);
-    h.destination = field_string(L, ctor, "destination", 0);
-    h.session_id = field_string(L, ctor, "session_id", 1);
-    h.message_id = field_string(L, ctor, "message_id", 1);
-    wire_slice type = field_string(L, ctor, "session_type", 1);
-    wire_slice stage = field_string(L, ctor, "session_stage", 1);
+    if (count != known) unknown_field(L, ctor);
     h.session_type = default_type;
     if (type.ptr && (h.session_type = wire_session_type_parse(type.ptr, type.len)) < 0)
         return luaL_error(L, "%s: field 'session_type' must be \"task\" or \"notification\", got "
@@ -258,7 +343,6 @@ static int new_message(lua_State *L, const char *ctor, int default_type) {
                                              : "plain (give session_type too)");
         h.session_stage = s;
     }
-    lua_getfield(L, 1, "payload");
     message_push(L, &h);
     lua_insert(L, -2);
     lua_setiuservalue(L, -2, PAYLOAD_SLOT);
@@ -316,9 +400,13 @@ void message_register(lua_State *L) {
         static const luaL_Reg meta[] = {{"__index", message_index},
                                         {"__newindex", message_newindex},
                                         {"__tostring", message_tostring},
-                                        {"__gc", message_gc},
                                         {NULL, NULL}};
         luaL_setfuncs(L, meta, 0);
+    }
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &message_mt_key);
+    if (luaL_newmetatable(L, BYTES_TYPE)) {
+        lua_pushcfunction(L, bytes_gc);
+        lua_setfield(L, -2, "__gc");
     }
     lua_pop(L, 1);
     static const luaL_Reg funcs[] = {{"Message", l_message},
@@ -327,5 +415,6 @@ void message_register(lua_State *L) {
                                      {"wire_encode", l_wire_encode},
                                      {"wire_decode", l_wire_decode},
                                      {NULL, NULL}};
-    luaL_setfuncs(L, funcs, 0);
+    for (int f = 1; f <= F_COUNT; f++) lua_pushstring(L, field_names[f]);
+    luaL_setfuncs(L, funcs, F_COUNT);
 }

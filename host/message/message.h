@@ -18,8 +18,10 @@ typedef struct message message;
  * message_id slice with a NULL ptr gets a fresh UUID. The payload is nil. */
 message *message_push(lua_State *L, const wire_header *h);
 
-/* Gives the message encoded payload bytes (takes the reference). */
-void message_set_payload_blob(message *m, blob *b);
+/* Pushes a message with h's fields whose payload is received bytes, already
+ * checked; they are decoded on first access. Small payloads are copied into
+ * the message, large ones shared (a reference is taken). */
+message *message_push_received(lua_State *L, const wire_header *h, blob *payload);
 
 message *message_check(lua_State *L, int idx); /* raises a type error otherwise */
 message *message_test(lua_State *L, int idx);  /* NULL when idx is no message */

@@ -67,9 +67,6 @@ static int check_session_type(lua_State *L, int idx, const char *method) {
     return t;
 }
 
-/* Payloads at least this big are announced to the garbage collector. */
-#define GC_HINT_BYTES (64 * 1024)
-
 /* A tag, destination or type for a header: non-empty and not too long,
  * or peers would drop the message. */
 static const char *check_name(lua_State *L, int idx, const char *method, const char *what) {
@@ -82,13 +79,8 @@ static const char *check_name(lua_State *L, int idx, const char *method, const c
 }
 
 static void push_message(lua_State *L, proxy *p, rx_item *it) {
-    message *m = message_push(L, &it->h);
-    size_t size = blob_size(it->payload);
-    message_set_payload_blob(m, blob_ref(it->payload));
+    message_push_received(L, &it->h, it->payload);
     proxy_release(p, it);
-    /* The collector sees a small userdata, not the payload held outside Lua:
-     * without the hint, received megabytes pile up between collections. */
-    if (size >= GC_HINT_BYTES) lua_gc(L, LUA_GCSTEP, (int)(size / 1024));
 }
 
 static void push_ids(lua_State *L, wire_slice id, int times) {
