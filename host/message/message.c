@@ -262,43 +262,18 @@ static int message_tostring(lua_State *L) {
     return 1;
 }
 
-/* Raises an error naming the first key of the table at 1 that is no field. */
-static void unknown_field(lua_State *L, const char *ctor) {
-    static const char *const known[] = {"tag", "source", "destination", "payload", "session_id",
-                                        "message_id", "session_type", "session_stage", NULL};
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        lua_pop(L, 1);
-        int ok = 0;
-        if (lua_type(L, -1) == LUA_TSTRING)
-            for (int i = 0; known[i] && !ok; i++) ok = strcmp(lua_tostring(L, -1), known[i]) == 0;
-        if (!ok)
-            luaL_error(L, "%s: unknown field '%s' (fields: tag, source, destination, payload, "
-                          "session_id, message_id, session_type, session_stage)",
-                       ctor, luaL_tolstring(L, -1, NULL));
-    }
-}
-
-/* Reads a name field of the constructor table; absent is allowed when optional. */
-static wire_slice field_string(lua_State *L, const char *ctor, int field, int optional) {
-    const char *name = field_names[field];
+/* Checks the value on top as the string field f; it stays alive in the table. */
+static wire_slice field_string(lua_State *L, const char *ctor, int f) {
     wire_slice s = {NULL, 0};
-    lua_pushvalue(L, lua_upvalueindex(field));
-    int t = lua_gettable(L, 1);
-    if (t == LUA_TNIL && optional) {
-        lua_pop(L, 1);
-        return s;
-    }
-    if (t == LUA_TNIL) unknown_field(L, ctor); /* a misspelt name explains a missing one */
-    if (t != LUA_TSTRING)
-        luaL_error(L, "%s: field '%s' must be a non-empty string, got %s", ctor, name,
-                   t == LUA_TNIL ? "nothing" : luaL_typename(L, -1));
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "%s: field '%s' must be a non-empty string, got %s", ctor, field_names[f],
+                   luaL_typename(L, -1));
     s.ptr = lua_tolstring(L, -1, &s.len);
-    if (s.len == 0) luaL_error(L, "%s: field '%s' must be a non-empty string, got \"\"", ctor, name);
+    if (s.len == 0)
+        luaL_error(L, "%s: field '%s' must be a non-empty string, got \"\"", ctor, field_names[f]);
     if (s.len > WIRE_MAX_NAME)
-        luaL_error(L, "%s: field '%s' is %d bytes long; at most %d are allowed", ctor, name,
-                   (int)s.len, WIRE_MAX_NAME);
-    lua_pop(L, 1); /* the string stays alive in the table */
+        luaL_error(L, "%s: field '%s' is %d bytes long; at most %d are allowed", ctor,
+                   field_names[f], (int)s.len, WIRE_MAX_NAME);
     return s;
 }
 
@@ -307,28 +282,39 @@ static int new_message(lua_State *L, const char *ctor, int default_type) {
         return luaL_error(L, "%s expects a table of fields, e.g. %s{tag=..., source=..., "
                              "destination=..., payload=...}", ctor, ctor);
     lua_settop(L, 1);
-    wire_header h;
-    memset(&h, 0, sizeof h);
-    h.tag = field_string(L, ctor, F_TAG, 0);
-    h.source = field_string(L, ctor, F_SOURCE, 0);
-    h.destination = field_string(L, ctor, F_DESTINATION, 0);
-    h.session_id = field_string(L, ctor, F_SESSION_ID, 1);
-    h.message_id = field_string(L, ctor, F_MESSAGE_ID, 1);
-    wire_slice type = field_string(L, ctor, F_SESSION_TYPE, 1);
-    wire_slice stage = field_string(L, ctor, F_SESSION_STAGE, 1);
-    lua_pushvalue(L, lua_upvalueindex(F_PAYLOAD));
-    int has_payload = lua_gettable(L, 1) != LUA_TNIL; /* stays on the stack */
-    /* A field we do not know is a typo to report: count the fields rather
-     * than compare every key, and search for the stranger only if there is one. */
-    int known = 3 + (h.session_id.ptr != NULL) + (h.message_id.ptr != NULL) +
-                (type.ptr != NULL) + (stage.ptr != NULL) + has_payload;
-    int count = 0;
+    lua_pushnil(L); /* 2: the payload */
+    /* One pass over the table. Field names are short strings, which Lua
+     * interns: a key is a field exactly when it is the same object as the
+     * field's name, kept as an upvalue, so comparing addresses suffices. */
+    const void *names[F_COUNT + 1];
+    for (int f = 1; f <= F_COUNT; f++) names[f] = lua_topointer(L, lua_upvalueindex(f));
+    wire_slice field[F_COUNT + 1];
+    memset(field, 0, sizeof field);
     lua_pushnil(L);
     while (lua_next(L, 1)) {
+        const void *key = lua_type(L, -2) == LUA_TSTRING ? lua_topointer(L, -2) : NULL;
+        int f = 1;
+        while (f <= F_COUNT && names[f] != key) f++;
+        if (f > F_COUNT)
+            return luaL_error(L, "%s: unknown field '%s' (fields: tag, source, destination, "
+                                 "payload, session_id, message_id, session_type, "
+                                 "session_stage)", ctor, luaL_tolstring(L, -2, NULL));
+        if (f == F_PAYLOAD) lua_copy(L, -1, 2);
+        else field[f] = field_string(L, ctor, f);
         lua_pop(L, 1);
-        count++;
     }
-    if (count != known) unknown_field(L, ctor);
+    for (int f = F_TAG; f <= F_DESTINATION; f++)
+        if (!field[f].ptr)
+            return luaL_error(L, "%s: field '%s' must be a non-empty string, got nothing", ctor,
+                              field_names[f]);
+    wire_header h;
+    memset(&h, 0, sizeof h);
+    h.tag = field[F_TAG];
+    h.source = field[F_SOURCE];
+    h.destination = field[F_DESTINATION];
+    h.session_id = field[F_SESSION_ID];
+    h.message_id = field[F_MESSAGE_ID];
+    wire_slice type = field[F_SESSION_TYPE], stage = field[F_SESSION_STAGE];
     h.session_type = default_type;
     if (type.ptr && (h.session_type = wire_session_type_parse(type.ptr, type.len)) < 0)
         return luaL_error(L, "%s: field 'session_type' must be \"task\" or \"notification\", got "
@@ -344,8 +330,8 @@ static int new_message(lua_State *L, const char *ctor, int default_type) {
         h.session_stage = s;
     }
     message_push(L, &h);
-    lua_insert(L, -2);
-    lua_setiuservalue(L, -2, PAYLOAD_SLOT);
+    lua_insert(L, 2);
+    lua_setiuservalue(L, 2, PAYLOAD_SLOT);
     return 1;
 }
 
