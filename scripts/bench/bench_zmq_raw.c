@@ -1,7 +1,7 @@
 /* bench_zmq_raw: the raw libzmq baseline that scripts/bench/proxy.sh sets
  * next to the same work done by Lua scripts through maro.Proxy.
  *
- *   bench_zmq_raw thr    [-n N] [-s SIZE]            PUSH/PULL throughput
+ *   bench_zmq_raw thr    [-n N] [-s SIZE] [-z]       PUSH/PULL throughput
  *   bench_zmq_raw rtt    [-n N] [-s SIZE]            request/reply round trip
  *   bench_zmq_raw fanout [-n N] [-s SIZE] [-k K]     send to K peers, one reply each
  *
@@ -10,6 +10,11 @@
  * fanout mirrors a proxy's: every node binds one PULL socket for what it
  * receives and connects one PUSH socket to each peer it sends to, so the
  * baseline does the same socket work a proxy must do, minus the proxy.
+ *
+ * thr copies each payload once on each side (zmq_send from the sender's buffer,
+ * zmq_recv into the receiver's), as a proxy must between Lua strings and
+ * frames; -z shows libzmq's zero-copy ceiling instead (zmq_msg_init_data on
+ * the same buffer, zmq_msg_recv without copying out).
  *
  * Output is one "name value" line per figure, for proxy.sh to parse:
  *   thr:    thr_msgs_per_s, thr_mib_per_s   (receiver side, first to last message)
@@ -136,7 +141,7 @@ static void *connect_push(void *ctx, const char *ep) {
 
 /* The receiver times from the first to the last message, so connection set-up
  * is not counted; (n - 1) messages arrive in that interval. */
-static void thr_receiver(int ep_fd, int res_fd, long n, size_t size) {
+static void thr_receiver(int ep_fd, int res_fd, long n, size_t size, int zero_copy) {
     void *ctx = zmq_ctx_new();
     char ep[ENDPOINT_MAX];
     void *pull = bind_pull(ctx, ep);
@@ -145,7 +150,15 @@ static void thr_receiver(int ep_fd, int res_fd, long n, size_t size) {
     if (buf == NULL) die("out of memory");
     double first = 0;
     for (long i = 0; i < n; i++) {
-        int got = zmq_recv(pull, buf, size, 0);
+        int got;
+        if (zero_copy) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            got = zmq_msg_recv(&m, pull, 0);
+            zmq_msg_close(&m);
+        } else {
+            got = zmq_recv(pull, buf, size, 0);
+        }
         check_zmq(got, "zmq_recv");
         if ((size_t)got != size) die("received %d bytes, expected %zu", got, size);
         if (i == 0) first = now_s();
@@ -157,25 +170,33 @@ static void thr_receiver(int ep_fd, int res_fd, long n, size_t size) {
     zmq_ctx_term(ctx);
 }
 
-static void run_thr(long n, size_t size) {
+static void run_thr(long n, size_t size, int zero_copy) {
     if (n < 2) die("thr needs -n of at least 2");
     int ep_pipe[2], res_pipe[2];
     make_pipe(ep_pipe);
     make_pipe(res_pipe);
     pid_t pid = fork_or_die();
     if (pid == 0) {
-        thr_receiver(ep_pipe[1], res_pipe[1], n, size);
+        thr_receiver(ep_pipe[1], res_pipe[1], n, size, zero_copy);
         _exit(0);
     }
     char ep[ENDPOINT_MAX];
     read_all(ep_pipe[0], ep, sizeof ep);
     void *ctx = zmq_ctx_new();
     void *push = connect_push(ctx, ep);
-    /* zmq_send copies the buffer into each message, as a sender that hands
-     * over a payload it keeps must. */
     char *buf = calloc(1, size ? size : 1);
     if (buf == NULL) die("out of memory");
-    for (long i = 0; i < n; i++) check_zmq(zmq_send(push, buf, size, 0), "zmq_send");
+    for (long i = 0; i < n; i++) {
+        if (zero_copy) {
+            /* The buffer outlives every message (it is freed after the
+             * receiver has them all), so no free function is needed. */
+            zmq_msg_t m;
+            check_zmq(zmq_msg_init_data(&m, buf, size, NULL, NULL), "zmq_msg_init_data");
+            check_zmq(zmq_msg_send(&m, push, 0), "zmq_msg_send");
+        } else {
+            check_zmq(zmq_send(push, buf, size, 0), "zmq_send");
+        }
+    }
     double elapsed;
     read_all(res_pipe[0], &elapsed, sizeof elapsed);
     zmq_close(push);
@@ -291,8 +312,9 @@ static void run_fanout(long rounds, size_t size, int k, const char *label) {
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: %s thr|rtt|fanout [-n N] [-s SIZE] [-k K]\n"
-            "  thr     PUSH/PULL throughput of N messages of SIZE bytes (default N=1000000, SIZE=64)\n"
+            "usage: %s thr|rtt|fanout [-n N] [-s SIZE] [-k K] [-z]\n"
+            "  thr     PUSH/PULL throughput of N messages of SIZE bytes (default N=1000000, SIZE=64);\n"
+            "          -z: zero-copy on both sides\n"
             "  rtt     median round trip of SIZE bytes over N rounds (default N=2000, SIZE=64)\n"
             "  fanout  median of N rounds: one message to K peers, one reply from each\n"
             "          (default N=200, SIZE=64, K=32)\n",
@@ -314,7 +336,12 @@ int main(int argc, char **argv) {
     }
     const char *mode = argv[1];
     long n = -1, size = 64, k = 32;
+    int zero_copy = 0;
     for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "-z") == 0) {
+            zero_copy = 1;
+            continue;
+        }
         if (i + 1 >= argc) die("option %s needs a value", argv[i]);
         if (strcmp(argv[i], "-n") == 0) n = parse_long(argv[++i], "-n");
         else if (strcmp(argv[i], "-s") == 0) size = parse_long(argv[++i], "-s");
@@ -322,7 +349,8 @@ int main(int argc, char **argv) {
         else die("unknown option %s", argv[i]);
     }
     if (k < 1 || k > 1024) die("-k must be between 1 and 1024");
-    if (strcmp(mode, "thr") == 0) run_thr(n < 0 ? 1000000 : n, (size_t)size);
+    if (zero_copy && strcmp(mode, "thr") != 0) die("-z applies to thr only");
+    if (strcmp(mode, "thr") == 0) run_thr(n < 0 ? 1000000 : n, (size_t)size, zero_copy);
     else if (strcmp(mode, "rtt") == 0) run_fanout(n < 0 ? 2000 : n, (size_t)size, 1, "rtt");
     else if (strcmp(mode, "fanout") == 0) run_fanout(n < 0 ? 200 : n, (size_t)size, (int)k, "fanout");
     else {

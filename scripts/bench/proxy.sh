@@ -26,7 +26,10 @@
 #               The indented row isends one Message object N times instead.
 #   round trip  raw: a PULL-bound node per side and a PUSH to the other, as a
 #               proxy has; marohost: proxy:send() to proxy_echo.lua. Median.
-#   bandwidth   as throughput, with 1 MiB payloads.
+#   bandwidth   as throughput, with 1 MiB payloads. Raw copies each payload
+#               once per side (zmq_send, zmq_recv), as the proxy must between
+#               Lua strings and frames; the indented row compares with
+#               libzmq's zero-copy ceiling (bench_zmq_raw thr -z).
 #   broadcast   raw: one message to K peers (zmq_msg_copy) and one reply from
 #               each; marohost: proxy:broadcast() to K proxy_echo.lua. Median.
 #   join        K workers, then the master, started at once: from the latest
@@ -274,6 +277,7 @@ for ((r = 1; r <= runs; r++)); do
   [ "$raw_only" -eq 1 ] || lua_thr thr thr_msgs_per_s "$n_thr" 64 new
   [ "$raw_only" -eq 1 ] || lua_thr thr_reuse thr_msgs_per_s "$n_thr" 64 reuse
   raw_run thr_mib_per_s bw thr -n "$n_bw" -s 1048576
+  raw_run thr_mib_per_s bw_zc thr -n "$n_bw" -s 1048576 -z
   [ "$raw_only" -eq 1 ] || lua_thr bw thr_mib_per_s "$n_bw" 1048576 new
   raw_run rtt_median_us rtt rtt -n "$n_rtt" -s 64
   [ "$raw_only" -eq 1 ] || lua_rtt
@@ -328,13 +332,14 @@ row "64 B isend->receive throughput (msg/s)" thr share ">= 25 % (aim 50 %)" 25
 row "  the same, one Message isent N times" thr_reuse info "(for comparison)" 0 thr
 row "send() round trip, 64 B, median (us)" rtt times "<= 1.5 x" 1.5
 row "1 MiB payload bandwidth (MiB/s)" bw share ">= 70 %" 70
+row "  the same, against zero-copy raw" bw info "(for comparison)" 0 bw_zc
 row "broadcast + $workers replies, median (us)" fanout times "<= 2 x" 2
 row "join, master + $workers workers (s)" join max "<= 1 s" 1
 row "idle worker RSS (MiB)" rss below "< 10 MiB" 10
 echo
 echo "per run: thr raw [$(all_runs thr raw)] marohost [$(all_runs thr lua)] reused [$(all_runs thr_reuse lua)]"
 echo "         rtt raw [$(all_runs rtt raw)] marohost [$(all_runs rtt lua)]"
-echo "         bw raw [$(all_runs bw raw)] marohost [$(all_runs bw lua)]"
+echo "         bw raw [$(all_runs bw raw)] zero-copy raw [$(all_runs bw_zc raw)] marohost [$(all_runs bw lua)]"
 echo "         fanout raw [$(all_runs fanout raw)] marohost [$(all_runs fanout lua)]"
 echo "         join [$(all_runs join lua)] rss [$(all_runs rss lua)]"
 echo "counts: --n $n_thr --n-bw $n_bw --n-rtt $n_rtt --n-fanout $n_fanout"
