@@ -17,6 +17,7 @@ static proxy_peer *peer_named(const proxy *p, const char *name) {
 
 void proxy_free_peer(proxy *p, proxy_peer *pp, int discard) {
     if (pp->tp) transport_disconnect(p->tr, pp->tp, discard);
+    proxy_free_cache(pp);
     free(pp->name);
     free(pp->type);
     free(pp->address);
@@ -24,7 +25,8 @@ void proxy_free_peer(proxy *p, proxy_peer *pp, int discard) {
 }
 
 static void peer_remove(proxy *p, size_t i) {
-    proxy_free_peer(p, p->peers[i], 1);
+    proxy_peer *pp = p->peers[i];
+    if (!p->cfg.enable_rejoin || proxy_remember_peer(p, pp) != 0) proxy_free_peer(p, pp, 1);
     p->peers[i] = p->peers[--p->n_peers];
     p->peers_version++;
 }
@@ -38,6 +40,29 @@ int proxy_follow_type(proxy *p, const char *type) {
     if (!(t[p->n_types] = strdup(type))) return -1;
     p->n_types++;
     return 0;
+}
+
+/* A remembered peer registered again (at a new address): it is live again,
+ * with what was kept for it, which goes out first. The table has room. */
+static proxy_peer *peer_rejoined(proxy *p, proxy_peer *pp, const discovery_member *m,
+                                 transport_peer *tp) {
+    char *address = strdup(m->address), *type = strdup(m->type);
+    if (address && type) {
+        free(pp->address);
+        free(pp->type);
+        pp->address = address;
+        pp->type = type;
+    } else {
+        free(address);
+        free(type);
+    }
+    pp->tp = tp;
+    p->peers[p->n_peers++] = pp;
+    p->peers_version++;
+    log_info("peer '%s' rejoined group '%s' at %s after %.1f s; sending the %zu message%s kept "
+             "for it", pp->name, p->group, pp->address, clock_now() - pp->left, pp->n_cached,
+             proxy_plural(pp->n_cached));
+    return pp;
 }
 
 /* Connects a member, or reconnects it when it came back at a new address. */
@@ -78,6 +103,8 @@ static proxy_peer *peer_connect(proxy *p, const discovery_member *m, char *err, 
         p->peers = a;
         p->cap_peers = cap;
     }
+    proxy_peer *back = proxy_take_gone(p, m->name);
+    if (back) return peer_rejoined(p, back, m, tp);
     pp = calloc(1, sizeof *pp);
     if (pp) {
         pp->name = strdup(m->name);
@@ -104,6 +131,7 @@ static proxy_peer *peer_connect(proxy *p, const discovery_member *m, char *err, 
  * moved ones reconnected, members whose heartbeat expired dropped. */
 void proxy_refresh_peers(proxy *p) {
     p->next_refresh = clock_now() + p->cfg.peer_refresh_interval;
+    proxy_expire_gone(p);
     for (size_t t = 0; t < p->n_types; t++) {
         const char *type = p->types[t];
         discovery_member *m;
@@ -130,11 +158,12 @@ void proxy_refresh_peers(proxy *p) {
         for (size_t i = p->n_peers; i-- > 0;) {
             proxy_peer *pp = p->peers[i];
             if (strcmp(pp->type, type) != 0 || pp->seen) continue;
-            log_write(p->cfg.hub ? LOG_DEBUG : LOG_INFO, "peer '%s' left group '%s'", pp->name,
-                      p->group);
+            log_write(p->cfg.hub ? LOG_DEBUG : LOG_INFO, "peer '%s' left group '%s'%s", pp->name,
+                      p->group, p->cfg.enable_rejoin ? "; it is expected back (enable_rejoin)" : "");
             peer_remove(p, i);
         }
     }
+    proxy_flush_caches(p);
 }
 
 void proxy_tick(proxy *p) {
@@ -160,6 +189,9 @@ proxy_peer *proxy_find_peer(proxy *p, const char *name, char *err, size_t errlen
         return NULL;
     }
     if (rc == 0) {
+        proxy_expire_gone(p);
+        /* Down, but expected back: proxy_send keeps the message or says so. */
+        if ((pp = proxy_gone_named(p, name))) return pp;
         char known[512] = "";
         size_t k = 0;
         for (size_t i = 0; i < p->n_peers && k + 2 < sizeof known; i++)

@@ -30,6 +30,9 @@ void proxy_config_defaults(proxy_config *c) {
     c->send_hwm = 1000;
     c->recv_hwm = 1000;
     c->max_message_size = 256LL << 20;
+    c->peers_catch_lifetime = 10.0;
+    c->max_cache = 1024;
+    c->minimal_timeout = 10.0;
 }
 
 const char *proxy_name(const proxy *p) { return p->name; }
@@ -63,6 +66,20 @@ static int wait_or_signal(void *ctx, double seconds) {
 
 int proxy_send(proxy *p, proxy_peer *pp, const char *header, size_t header_len, blob *payload,
                char *err, size_t errlen) {
+    if (!pp->tp) return proxy_cache_message(p, pp, header, header_len, payload, err, errlen);
+    /* What was kept while it was down goes first, so that order holds. */
+    while (pp->cache_head) {
+        cached_msg *c = pp->cache_head;
+        if (proxy_send_live(p, pp, blob_data(c->header), blob_size(c->header), c->payload, err,
+                            errlen) != 0)
+            return -1;
+        proxy_cache_pop(pp);
+    }
+    return proxy_send_live(p, pp, header, header_len, payload, err, errlen);
+}
+
+int proxy_send_live(proxy *p, proxy_peer *pp, const char *header, size_t header_len,
+                    blob *payload, char *err, size_t errlen) {
     double start = -1, next_check = 0;
     char why[256];
     for (;;) {
@@ -213,6 +230,12 @@ proxy *proxy_open(const proxy_config *c, int *stopped, char *err, size_t errlen)
                  "heartbeat_expiry (%g s)", c->heartbeat_interval, c->heartbeat_expiry);
         return NULL;
     }
+    if (c->enable_cache && !c->enable_rejoin) {
+        snprintf(err, errlen, "enable_message_cache_for_rejoin needs enable_rejoin = true");
+        return NULL;
+    }
+    for (size_t i = 0; i < c->n_minimal; i++)
+        if (!valid_name("a minimal_peers type", c->minimal[i].type, err, errlen)) return NULL;
     if (!(c->peer_refresh_interval > 0)) {
         snprintf(err, errlen, "peer_refresh_interval must be positive");
         return NULL;
@@ -227,8 +250,9 @@ proxy *proxy_open(const proxy_config *c, int *stopped, char *err, size_t errlen)
     p->type = strdup(c->type);
     p->name = strdup(c->name);
     p->expected = calloc(c->n_expected + 1, sizeof *p->expected);
+    p->minimal = calloc(c->n_minimal + 1, sizeof *p->minimal);
     p->sessions = session_table_new(c->max_sessions);
-    if (!p->group || !p->type || !p->name || !p->expected || !p->sessions) {
+    if (!p->group || !p->type || !p->name || !p->expected || !p->minimal || !p->sessions) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -241,6 +265,14 @@ proxy *proxy_open(const proxy_config *c, int *stopped, char *err, size_t errlen)
             goto fail;
         }
         p->n_expected = i + 1;
+    }
+    for (size_t i = 0; i < c->n_minimal; i++) {
+        p->minimal[i].count = c->minimal[i].count;
+        if (!(p->minimal[i].type = strdup(c->minimal[i].type))) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        p->n_minimal = i + 1;
     }
     discovery_config dc = {c->redis_host, c->redis_port, p->group,
                            c->max_redis_connect_retries, c->initial_redis_connect_retry_interval,
@@ -279,6 +311,8 @@ fail:
 
 void proxy_close(proxy *p) {
     if (!p) return;
+    if (p->tr) proxy_flush_caches(p); /* what their queues take still leaves within the linger */
+    proxy_forget_gone(p);
     for (size_t i = 0; i < p->n_peers; i++) proxy_free_peer(p, p->peers[i], 0);
     p->n_peers = 0;
     if (p->disc) discovery_leave(p->disc); /* meanwhile ZeroMQ sends what is queued */
@@ -291,6 +325,8 @@ void proxy_close(proxy *p) {
     free(p->types);
     for (size_t i = 0; i < p->n_expected; i++) free((char *)p->expected[i].type);
     free(p->expected);
+    for (size_t i = 0; i < p->n_minimal; i++) free((char *)p->minimal[i].type);
+    free(p->minimal);
     free(p->peers);
     free(p->group);
     free(p->type);

@@ -43,6 +43,20 @@ typedef struct proxy_config {
     double linger;       /* seconds queued messages may still leave after close */
     int send_hwm, recv_hwm;
     long long max_message_size;
+    /* Rejoin (docs/proxy.md, "Rejoining"): a peer that leaves is remembered
+     * for peers_catch_lifetime seconds as expected back; with the cache,
+     * messages sent to it meanwhile are kept (at most max_cache per peer)
+     * and delivered in order when it is back. */
+    int enable_rejoin, enable_cache;
+    double peers_catch_lifetime;
+    size_t max_cache;
+    /* Before a send, wait up to minimal_timeout seconds until this many live
+     * peers of the destination's type are connected: minimal[] per type,
+     * else minimal_any (0: no wait). */
+    const proxy_expected *minimal;
+    size_t n_minimal;
+    int minimal_any;
+    double minimal_timeout;
 } proxy_config;
 
 void proxy_config_defaults(proxy_config *c);
@@ -72,8 +86,16 @@ void proxy_tick(proxy *p);
  * connected. NULL with err naming the name and the group. */
 proxy_peer *proxy_find_peer(proxy *p, const char *name, char *err, size_t errlen);
 
+/* Waits (receiving into the buffer meanwhile) until at least minimal_peers
+ * live peers of that type are connected. 0, or -1 with err saying how many
+ * of how many after the timeout (timeout_for_minimal_peer_number). */
+int proxy_await_minimal(proxy *p, const char *type, char *err, size_t errlen);
+int proxy_wants_minimal(const proxy *p); /* nonzero when minimal_peers is set */
+
 /* Queues one message for a peer, waiting (and buffering what arrives
- * meanwhile) while its queue is full. 0, or -1 with err. */
+ * meanwhile) while its queue is full. A peer that is down but expected back
+ * (enable_rejoin) gets it kept in its cache, or -1 with err when there is no
+ * cache or it is full. 0, or -1 with err. */
 int proxy_send(proxy *p, proxy_peer *pp, const char *header, size_t header_len, blob *payload,
                char *err, size_t errlen);
 

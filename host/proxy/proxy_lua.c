@@ -97,11 +97,25 @@ static wire_slice group_slice(proxy *p) {
 
 static wire_slice name_slice(proxy *p) { return (wire_slice){proxy_name(p), strlen(proxy_name(p))}; }
 
-/* Sends encoded frames to a destination by name. Consumes header and
- * payload; returns 0, or -1 with err. */
-static int send_to(proxy *p, const char *dest, buf *header, blob *payload, char *err) {
-    int rc = -1;
+/* The peer of a destination name; with minimal set, first waits until
+ * minimal_peers live peers of its type are connected. NULL with err. */
+static proxy_peer *find_dest(proxy *p, const char *dest, int minimal, char *err) {
     proxy_peer *pp = proxy_find_peer(p, dest, err, ERRLEN);
+    if (!pp || !minimal || !proxy_wants_minimal(p)) return pp;
+    char type[WIRE_MAX_NAME + 1];
+    snprintf(type, sizeof type, "%s", proxy_peer_type(pp));
+    if (proxy_await_minimal(p, type, err, ERRLEN) != 0) return NULL;
+    /* The wait refreshed the peer table: look again. */
+    return proxy_find_peer(p, dest, err, ERRLEN);
+}
+
+/* Sends encoded frames to a destination by name (after the minimal_peers
+ * wait when minimal is set). Consumes header and payload; returns 0, or -1
+ * with err. */
+static int send_to(proxy *p, const char *dest, int minimal, buf *header, blob *payload,
+                   char *err) {
+    int rc = -1;
+    proxy_peer *pp = find_dest(p, dest, minimal, err);
     if (pp) rc = proxy_send(p, pp, header->data, header->len, payload, err, ERRLEN);
     buf_free(header);
     blob_unref(payload);
@@ -111,7 +125,7 @@ static int send_to(proxy *p, const char *dest, buf *header, blob *payload, char 
 /* As send_to, with the header in the proxy's scratch buffer (kept). */
 static int send_scratch(proxy *p, const char *dest, const buf *header, blob *payload, char *err) {
     int rc = -1;
-    proxy_peer *pp = proxy_find_peer(p, dest, err, ERRLEN);
+    proxy_peer *pp = find_dest(p, dest, 1, err);
     if (pp) rc = proxy_send(p, pp, header->data, header->len, payload, err, ERRLEN);
     blob_unref(payload);
     return rc;
@@ -276,7 +290,7 @@ static int l_iscatter(lua_State *L) {
         buf_init(&header);
         wire_header_encode(&h, &header);
         proxy_session_start(p, h.session_id, type, 1);
-        if (send_to(p, dest, &header, payload, err) != 0)
+        if (send_to(p, dest, 1, &header, payload, err) != 0)
             return luaL_error(L, "proxy:iscatter: list[%d]: %s", (int)i, err);
         lua_settop(L, result);
         lua_pushlstring(L, sid, IDS_UUID_LEN);
@@ -300,6 +314,9 @@ static int l_ibroadcast(lua_State *L) {
     int type = check_session_type(L, 4, "ibroadcast");
     lua_settop(L, 5);
     proxy_tick(p);
+    char err[ERRLEN], sid[IDS_UUID_LEN + 1], mid[IDS_UUID_LEN + 1];
+    if (proxy_await_minimal(p, ctype, err, sizeof err) != 0)
+        return luaL_error(L, "proxy:ibroadcast: %s", err);
     size_t n = 0, total = proxy_peer_count(p);
     proxy_peer **to = malloc((total ? total : 1) * sizeof *to);
     if (!to) return luaL_error(L, "proxy:ibroadcast: out of memory");
@@ -310,7 +327,6 @@ static int l_ibroadcast(lua_State *L) {
         return luaL_error(L, "proxy:ibroadcast: no connected peers of type '%s' in group '%s'",
                           ctype, proxy_group(p));
     }
-    char err[ERRLEN], sid[IDS_UUID_LEN + 1], mid[IDS_UUID_LEN + 1];
     ids_new_uuid(sid);
     ids_new_uuid(mid);
     /* One header for all: the destination is the type; replies name their real source. */
@@ -445,7 +461,7 @@ static void send_derived(lua_State *L, proxy *p, int msg_idx, wire_header *h,
     }
     h->group = group_slice(p);
     wire_header_encode(h, &header);
-    if (send_to(p, h->destination.ptr, &header, payload, err) != 0)
+    if (send_to(p, h->destination.ptr, 0, &header, payload, err) != 0)
         luaL_error(L, "proxy:%s: %s", method, err);
 }
 
@@ -650,6 +666,43 @@ static void opt_size(lua_State *L, const char *name, size_t *out) {
     *out = d < 1 ? 1 : (size_t)d;
 }
 
+/* A list of {type, count} (checked in Lua), as an array that the GC frees;
+ * it and its strings stay on the stack until the constructor returns. */
+static proxy_expected *opt_type_counts(lua_State *L, const char *name, size_t *count) {
+    lua_getfield(L, 1, name);
+    int list = lua_gettop(L);
+    size_t n = lua_istable(L, list) ? lua_rawlen(L, list) : 0;
+    proxy_expected *e = lua_newuserdatauv(L, (n ? n : 1) * sizeof *e, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, list, (lua_Integer)i + 1);
+        lua_rawgeti(L, -1, 1);
+        lua_rawgeti(L, -2, 2);
+        e[i].type = lua_tostring(L, -2);
+        e[i].count = (int)lua_tointeger(L, -1);
+        lua_pop(L, 3);
+    }
+    *count = n;
+    return e;
+}
+
+static int opt_bool(lua_State *L, const char *name) {
+    lua_getfield(L, 1, name);
+    int b = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return b;
+}
+
+/* enable_rejoin and its companions (docs/proxy.md, "Rejoining"). */
+static void opt_rejoin(lua_State *L, proxy_config *c) {
+    c->enable_rejoin = opt_bool(L, "enable_rejoin");
+    c->enable_cache = opt_bool(L, "enable_message_cache_for_rejoin");
+    opt_number(L, "peers_catch_lifetime", &c->peers_catch_lifetime);
+    opt_size(L, "max_length_for_message_cache", &c->max_cache);
+    opt_number(L, "timeout_for_minimal_peer_number", &c->minimal_timeout);
+    opt_int(L, "minimal_peers_any", &c->minimal_any);
+    c->minimal = opt_type_counts(L, "minimal_peers", &c->n_minimal);
+}
+
 static int l_new(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
@@ -690,20 +743,8 @@ static int l_new(lua_State *L) {
     opt_number(L, "max_message_size", &mms);
     c.max_message_size = (long long)mms;
 
-    lua_getfield(L, 1, "expected_peers"); /* a list of {type, count}, checked in Lua */
-    int exp = lua_gettop(L);
-    size_t n = lua_istable(L, exp) ? lua_rawlen(L, exp) : 0;
-    proxy_expected *e = lua_newuserdatauv(L, (n ? n : 1) * sizeof *e, 0); /* freed by the GC */
-    for (size_t i = 0; i < n; i++) {
-        lua_rawgeti(L, exp, (lua_Integer)i + 1);
-        lua_rawgeti(L, -1, 1);
-        lua_rawgeti(L, -2, 2);
-        e[i].type = lua_tostring(L, -2);
-        e[i].count = (int)lua_tointeger(L, -1);
-        lua_pop(L, 3);
-    }
-    c.expected = e;
-    c.n_expected = n;
+    c.expected = opt_type_counts(L, "expected_peers", &c.n_expected);
+    opt_rejoin(L, &c);
 
     lproxy *lp = lua_newuserdatauv(L, sizeof *lp, 0);
     memset(lp, 0, sizeof *lp);

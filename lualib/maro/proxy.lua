@@ -6,15 +6,10 @@ local M = {}
 
 local DEFAULT_REDIS = "127.0.0.1:6379"
 
--- Options of the original that are accepted, and have no effect here:
--- rejoining is automatic (peers are followed in discovery all the time).
-local ACCEPTED_UNUSED = {
+-- The rejoin options (docs/proxy.md, "Rejoining"); minimal_peers is parsed apart.
+local BOOLEANS = {
   enable_rejoin = true,
-  peers_catch_lifetime = true,
-  minimal_peers = true,
   enable_message_cache_for_rejoin = true,
-  max_length_for_message_cache = true,
-  timeout_for_minimal_peer_number = true,
 }
 
 local NUMBERS = {
@@ -32,6 +27,8 @@ local NUMBERS = {
   send_hwm = true,
   recv_hwm = true,
   max_message_size = true,
+  peers_catch_lifetime = true,
+  timeout_for_minimal_peer_number = true,
 }
 
 local STRINGS = {
@@ -81,13 +78,14 @@ local function parse_redis(addr, from)
 end
 
 --- {type = count} or {{type, count}, ...} -> sorted list of {type, count}
-local function parse_expected(e)
+local function parse_expected(e, what)
+  what = what or "expected_peers"
   local out = {}
   if e == nil then
     return out
   end
   if type(e) ~= "table" then
-    fail("expected_peers must be {type = count} or a list of {type, count}, got " .. type(e))
+    fail(what .. " must be {type = count} or a list of {type, count}, got " .. type(e))
   end
   local function add(t, n, where)
     if type(t) ~= "string" or t == "" then
@@ -102,15 +100,33 @@ local function parse_expected(e)
   for k, v in pairs(e) do
     if math.type(k) == "integer" then
       if type(v) ~= "table" then
-        fail("expected_peers[" .. k .. "] must be a {type, count} pair")
+        fail(what .. "[" .. k .. "] must be a {type, count} pair")
       end
-      add(v[1], v[2], "expected_peers[" .. k .. "]")
+      add(v[1], v[2], what .. "[" .. k .. "]")
     else
-      add(k, v, "expected_peers." .. tostring(k))
+      add(k, v, what .. "." .. tostring(k))
     end
   end
   table.sort(out, function(a, b) return a[1] < b[1] end)
   return out
+end
+
+--- minimal_peers: a count for every destination type, or {type = count}
+-- -> count for any type (0: none), list of {type, count}
+local function parse_minimal(m)
+  if m == nil then
+    return 0, {}
+  end
+  if type(m) == "number" then
+    if m < 0 or m % 1 ~= 0 then
+      fail("minimal_peers must be a non-negative integer or {type = count}, got " .. tostring(m))
+    end
+    return math.tointeger(m), {}
+  end
+  if type(m) ~= "table" then
+    fail("minimal_peers must be a count or {type = count}, got " .. type(m))
+  end
+  return 0, parse_expected(m, "minimal_peers")
 end
 
 --- maro.Proxy{...}: joins the group and returns the proxy.
@@ -133,6 +149,17 @@ function M.new(opts)
         fail("option '" .. k .. "' must be a non-negative number, got " .. tostring(v))
       end
       cfg[k] = v
+    elseif BOOLEANS[k] then
+      if type(v) ~= "boolean" then
+        fail("option '" .. k .. "' must be true or false, got " .. tostring(v))
+      end
+      cfg[k] = v
+    elseif k == "max_length_for_message_cache" then
+      if math.type(v) ~= "integer" and not (type(v) == "number" and v % 1 == 0) or v < 1 then
+        fail("option 'max_length_for_message_cache' must be a positive integer, got "
+          .. tostring(v))
+      end
+      cfg[k] = v
     elseif k == "send_timeout" then
       if v ~= false and (type(v) ~= "number" or v < 0) then
         fail("option 'send_timeout' must be a non-negative number of seconds or false")
@@ -144,7 +171,7 @@ function M.new(opts)
         fail("option 'hub' must be a hub from maro.testing, got " .. type(v))
       end
       cfg.hub = v
-    elseif k ~= "expected_peers" and k ~= "redis_address" and not ACCEPTED_UNUSED[k] then
+    elseif k ~= "expected_peers" and k ~= "redis_address" and k ~= "minimal_peers" then
       fail("unknown option '" .. tostring(k) .. "' (see docs/proxy.md)")
     end
   end
@@ -167,6 +194,10 @@ function M.new(opts)
     cfg.redis_host, cfg.redis_port = parse_redis(redis, from)
   end
   cfg.expected_peers = parse_expected(opts.expected_peers)
+  cfg.minimal_peers_any, cfg.minimal_peers = parse_minimal(opts.minimal_peers)
+  if cfg.enable_message_cache_for_rejoin and not cfg.enable_rejoin then
+    fail("enable_message_cache_for_rejoin needs enable_rejoin = true")
+  end
   local ok, proxy = pcall(core.Proxy, cfg)
   if not ok then
     error(proxy, 2)
