@@ -482,18 +482,7 @@ describe("maro.dist", function()
   end)
 
   describe("under marohost", function()
-    local redis
-
-    setup(function()
-      redis = redis_support.start()
-    end)
-
-    teardown(function()
-      procs.cleanup()
-      if redis then
-        redis:stop()
-      end
-    end)
+    local redis = redis_support.for_block(setup, teardown, procs)
 
     it("logs a handler's error with file, line and traceback", function()
       local dir = procs.tmpdir()

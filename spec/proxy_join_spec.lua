@@ -8,18 +8,7 @@ local SCRIPTS = here .. "scripts/proxy/"
 local uuid = require("maro.core").uuid
 
 describe("joining and leaving", function()
-  local redis
-
-  setup(function()
-    redis = redis_support.start()
-  end)
-
-  teardown(function()
-    procs.cleanup()
-    if redis then
-      redis:stop()
-    end
-  end)
+  local redis = redis_support.for_block(setup, teardown, procs)
 
   after_each(function()
     procs.cleanup()

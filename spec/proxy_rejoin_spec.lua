@@ -11,18 +11,8 @@ local SCRIPTS = here .. "scripts/rejoin/"
 local uuid = require("maro.core").uuid
 
 describe("rejoin", function()
-  local redis, env
-
-  setup(function()
-    redis = redis_support.start()
-  end)
-
-  teardown(function()
-    procs.cleanup()
-    if redis then
-      redis:stop()
-    end
-  end)
+  local redis = redis_support.for_block(setup, teardown, procs)
+  local env
 
   before_each(function()
     env = { MARO_REDIS = redis.address, MARO_GROUP = "rejoin_" .. uuid():sub(1, 8) }

@@ -4,18 +4,7 @@ local procs = dofile(here .. "support/procs.lua")
 local redis_support = dofile(here .. "support/redis.lua")
 
 describe("proxy sessions", function()
-  local redis
-
-  setup(function()
-    redis = redis_support.start()
-  end)
-
-  teardown(function()
-    procs.cleanup()
-    if redis then
-      redis:stop()
-    end
-  end)
+  local redis = redis_support.for_block(setup, teardown, procs)
 
   it("follows stages, forgets finished sessions and stays within max_sessions", function()
     local p = procs.spawn(here .. "scripts/proxy/sessions.lua", {},

@@ -6,18 +6,7 @@ local redis_support = dofile(here .. "support/redis.lua")
 local SCRIPTS = here .. "scripts/proxy/"
 
 describe("maro.Proxy between processes", function()
-  local redis
-
-  setup(function()
-    redis = redis_support.start()
-  end)
-
-  teardown(function()
-    procs.cleanup()
-    if redis then
-      redis:stop()
-    end
-  end)
+  local redis = redis_support.for_block(setup, teardown, procs)
 
   -- Starts five workers and a master running the scenarios; returns the master.
   local function run_group(scenarios)

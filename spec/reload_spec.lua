@@ -105,18 +105,8 @@ describe("the watcher (maro.core.Watcher)", function()
 end)
 
 describe("hot reload", function()
-  local redis, master, worker, dir
-
-  setup(function()
-    redis = redis_support.start()
-  end)
-
-  teardown(function()
-    procs.cleanup()
-    if redis then
-      redis:stop()
-    end
-  end)
+  local redis = redis_support.for_block(setup, teardown, procs)
+  local master, worker, dir
 
   -- Starts the worker on handler file `path` (written first unless it exists).
   local function start(path)

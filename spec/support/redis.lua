@@ -87,4 +87,33 @@ function M.start(fixed_port)
   error("cannot start redis-server")
 end
 
+--- For a describe block: starts a private Redis before its tests, and after
+-- them ends every process spawned through procs and stops the server. The
+-- block's setup and teardown are passed in: busted gives them to spec files,
+-- not to the files those load. Returns a handle whose fields and methods
+-- reach the running server.
+function M.for_block(setup, teardown, procs)
+  local server
+  setup(function()
+    server = M.start()
+  end)
+  teardown(function()
+    procs.cleanup()
+    if server then
+      server:stop()
+    end
+  end)
+  return setmetatable({}, {
+    __index = function(_, key)
+      local value = assert(server, "the private Redis is not running")[key]
+      if type(value) == "function" then
+        return function(_, ...)
+          return value(server, ...)
+        end
+      end
+      return value
+    end,
+  })
+end
+
 return M
