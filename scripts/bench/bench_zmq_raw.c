@@ -1,7 +1,9 @@
 /* bench_zmq_raw: the raw libzmq baseline that scripts/bench/proxy.sh sets
  * next to the same work done by Lua scripts through maro.Proxy.
  *
- *   bench_zmq_raw thr    [-n N] [-s SIZE] [-z]       PUSH/PULL throughput
+ *   bench_zmq_raw thr    [-n N] [-s SIZE] [-z] [-H HDR] PUSH/PULL throughput; -H sends a
+ *                                                  HDR-byte frame before each payload, as a
+ *                                                  marohost message has its header frame
  *   bench_zmq_raw rtt    [-n N] [-s SIZE]            request/reply round trip
  *   bench_zmq_raw fanout [-n N] [-s SIZE] [-k K]     send to K peers, one reply each
  *
@@ -141,16 +143,23 @@ static void *connect_push(void *ctx, const char *ep) {
 
 /* The receiver times from the first to the last message, so connection set-up
  * is not counted; (n - 1) messages arrive in that interval. */
-static void thr_receiver(int ep_fd, int res_fd, long n, size_t size, int zero_copy) {
+static void thr_receiver(int ep_fd, int res_fd, long n, size_t size, int zero_copy,
+                         size_t header) {
     void *ctx = zmq_ctx_new();
     char ep[ENDPOINT_MAX];
     void *pull = bind_pull(ctx, ep);
     write_all(ep_fd, ep, sizeof ep);
-    char *buf = malloc(size ? size : 1);
+    size_t cap = size > header ? size : header;
+    char *buf = malloc(cap ? cap : 1);
     if (buf == NULL) die("out of memory");
     double first = 0;
     for (long i = 0; i < n; i++) {
         int got;
+        if (header) {
+            got = zmq_recv(pull, buf, cap, 0);
+            check_zmq(got, "zmq_recv");
+            if ((size_t)got != header) die("received a %d-byte header, expected %zu", got, header);
+        }
         if (zero_copy) {
             zmq_msg_t m;
             zmq_msg_init(&m);
@@ -170,23 +179,24 @@ static void thr_receiver(int ep_fd, int res_fd, long n, size_t size, int zero_co
     zmq_ctx_term(ctx);
 }
 
-static void run_thr(long n, size_t size, int zero_copy) {
+static void run_thr(long n, size_t size, int zero_copy, size_t header) {
     if (n < 2) die("thr needs -n of at least 2");
     int ep_pipe[2], res_pipe[2];
     make_pipe(ep_pipe);
     make_pipe(res_pipe);
     pid_t pid = fork_or_die();
     if (pid == 0) {
-        thr_receiver(ep_pipe[1], res_pipe[1], n, size, zero_copy);
+        thr_receiver(ep_pipe[1], res_pipe[1], n, size, zero_copy, header);
         _exit(0);
     }
     char ep[ENDPOINT_MAX];
     read_all(ep_pipe[0], ep, sizeof ep);
     void *ctx = zmq_ctx_new();
     void *push = connect_push(ctx, ep);
-    char *buf = calloc(1, size ? size : 1);
+    char *buf = calloc(1, (size > header ? size : header) + 1);
     if (buf == NULL) die("out of memory");
     for (long i = 0; i < n; i++) {
+        if (header) check_zmq(zmq_send(push, buf, header, ZMQ_SNDMORE), "zmq_send");
         if (zero_copy) {
             /* The buffer outlives every message (it is freed after the
              * receiver has them all), so no free function is needed. */
@@ -312,9 +322,9 @@ static void run_fanout(long rounds, size_t size, int k, const char *label) {
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: %s thr|rtt|fanout [-n N] [-s SIZE] [-k K] [-z]\n"
+            "usage: %s thr|rtt|fanout [-n N] [-s SIZE] [-k K] [-z] [-H HDR]\n"
             "  thr     PUSH/PULL throughput of N messages of SIZE bytes (default N=1000000, SIZE=64);\n"
-            "          -z: zero-copy on both sides\n"
+            "          -z: zero-copy on both sides; -H: a HDR-byte frame before each payload\n"
             "  rtt     median round trip of SIZE bytes over N rounds (default N=2000, SIZE=64)\n"
             "  fanout  median of N rounds: one message to K peers, one reply from each\n"
             "          (default N=200, SIZE=64, K=32)\n",
@@ -335,7 +345,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     const char *mode = argv[1];
-    long n = -1, size = 64, k = 32;
+    long n = -1, size = 64, k = 32, header = 0;
     int zero_copy = 0;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "-z") == 0) {
@@ -346,11 +356,13 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "-n") == 0) n = parse_long(argv[++i], "-n");
         else if (strcmp(argv[i], "-s") == 0) size = parse_long(argv[++i], "-s");
         else if (strcmp(argv[i], "-k") == 0) k = parse_long(argv[++i], "-k");
+        else if (strcmp(argv[i], "-H") == 0) header = parse_long(argv[++i], "-H");
         else die("unknown option %s", argv[i]);
     }
     if (k < 1 || k > 1024) die("-k must be between 1 and 1024");
-    if (zero_copy && strcmp(mode, "thr") != 0) die("-z applies to thr only");
-    if (strcmp(mode, "thr") == 0) run_thr(n < 0 ? 1000000 : n, (size_t)size, zero_copy);
+    if ((zero_copy || header) && strcmp(mode, "thr") != 0) die("-z and -H apply to thr only");
+    if (strcmp(mode, "thr") == 0)
+        run_thr(n < 0 ? 1000000 : n, (size_t)size, zero_copy, (size_t)header);
     else if (strcmp(mode, "rtt") == 0) run_fanout(n < 0 ? 2000 : n, (size_t)size, 1, "rtt");
     else if (strcmp(mode, "fanout") == 0) run_fanout(n < 0 ? 200 : n, (size_t)size, (int)k, "fanout");
     else {

@@ -23,7 +23,9 @@
 #   throughput  raw: PUSH -> PULL, 64-byte frames; marohost: proxy_thr.lua, the
 #               sender isends a new Message per payload, the receiver reads each
 #               payload; both timed at the receiver from the first to the last.
-#               The indented row isends one Message object N times instead.
+#               The indented rows: one Message object isent N times instead;
+#               and raw libzmq moving the same two frames a marohost message
+#               is (its header frame, then the 66-byte payload frame).
 #   round trip  raw: a PULL-bound node per side and a PUSH to the other, as a
 #               proxy has; marohost: proxy:send() to proxy_echo.lua. Median.
 #   bandwidth   as throughput, with 1 MiB payloads. Raw copies each payload
@@ -271,9 +273,17 @@ if [ "$raw_only" -eq 1 ]; then
 else
   progress "raw libzmq and marohost with maro.Proxy, alternating ($runs runs, Redis $MARO_REDIS)"
 fi
+# The header frame of the throughput runs' messages, for the raw row that
+# moves the same frames: the names and group have the same lengths.
+header_bytes=$("$marohost" -e "group = 'bench-$$-1'" -e 'local maro = require("maro")
+  local m = maro.Message{ tag = "data", source = "sender_" .. ("0"):rep(32),
+                          destination = "receiver_" .. ("0"):rep(32), payload = ("x"):rep(64) }
+  io.write(#maro.wire.encode(m, group))')
+
 for ((r = 1; r <= runs; r++)); do
   progress "run $r of $runs"
   raw_run thr_msgs_per_s thr thr -n "$n_thr" -s 64
+  raw_run thr_msgs_per_s thr_frames thr -n "$n_thr" -s 66 -H "$header_bytes"
   [ "$raw_only" -eq 1 ] || lua_thr thr thr_msgs_per_s "$n_thr" 64 new
   [ "$raw_only" -eq 1 ] || lua_thr thr_reuse thr_msgs_per_s "$n_thr" 64 reuse
   raw_run thr_mib_per_s bw thr -n "$n_bw" -s 1048576
@@ -330,6 +340,7 @@ printf '%-44s %12s %12s %9s  %-22s %s\n' metric raw marohost ratio target met
 printf '%s\n' "$(printf '%.0s-' {1..110})"
 row "64 B isend->receive throughput (msg/s)" thr share ">= 25 % (aim 50 %)" 25
 row "  the same, one Message isent N times" thr_reuse info "(for comparison)" 0 thr
+row "  the same, against raw $header_bytes + 66 B frames" thr info "(for comparison)" 0 thr_frames
 row "send() round trip, 64 B, median (us)" rtt times "<= 1.5 x" 1.5
 row "1 MiB payload bandwidth (MiB/s)" bw share ">= 70 %" 70
 row "  the same, against zero-copy raw" bw info "(for comparison)" 0 bw_zc
@@ -337,7 +348,8 @@ row "broadcast + $workers replies, median (us)" fanout times "<= 2 x" 2
 row "join, master + $workers workers (s)" join max "<= 1 s" 1
 row "idle worker RSS (MiB)" rss below "< 10 MiB" 10
 echo
-echo "per run: thr raw [$(all_runs thr raw)] marohost [$(all_runs thr lua)] reused [$(all_runs thr_reuse lua)]"
+echo "per run: thr raw [$(all_runs thr raw)] raw two frames [$(all_runs thr_frames raw)]"
+echo "         thr marohost [$(all_runs thr lua)] reused [$(all_runs thr_reuse lua)]"
 echo "         rtt raw [$(all_runs rtt raw)] marohost [$(all_runs rtt lua)]"
 echo "         bw raw [$(all_runs bw raw)] zero-copy raw [$(all_runs bw_zc raw)] marohost [$(all_runs bw lua)]"
 echo "         fanout raw [$(all_runs fanout raw)] marohost [$(all_runs fanout lua)]"
