@@ -158,6 +158,12 @@ describe("hot reload", function()
     error("version " .. v .. " never answered\n" .. worker:report())
   end
 
+  -- The issue's promise: a save is answered by the new handler within 1 s.
+  local function assert_answers_within_1s(v)
+    local took = wait_version(v, maro.now())
+    assert.is_true(took < 1.0, "the new handler answered after " .. took .. " s")
+  end
+
   local function wait_log(pattern, what)
     procs.wait_until(function() return worker:stderr():match(pattern) end, 5, what)
   end
@@ -171,8 +177,7 @@ describe("hot reload", function()
       assert.are.equal("v1", ping().version)
     end
     write_in_place(path, version("v2"))
-    local took = wait_version("v2", maro.now())
-    assert.is_true(took < 1.0, "the new handler answered after " .. took .. " s")
+    assert_answers_within_1s("v2")
     for _ = 1, 20 do
       assert.are.equal("v2", ping().version)
     end
@@ -188,11 +193,9 @@ describe("hot reload", function()
     last_count = 0
     ping()
     write_by_rename(path, version("v2"))
-    local took = wait_version("v2", maro.now())
-    assert.is_true(took < 1.0, "the new handler answered after " .. took .. " s")
+    assert_answers_within_1s("v2")
     write_by_rename(path, version("v3"))
-    took = wait_version("v3", maro.now())
-    assert.is_true(took < 1.0, "the new handler answered after " .. took .. " s")
+    assert_answers_within_1s("v3")
   end)
 
   it("completes a half-satisfied AND event after the reload", function()
@@ -249,8 +252,7 @@ describe("hot reload", function()
     assert.matches("reload of .-handlers%.lua %(file saved%) failed; the old handlers stay",
       worker:stderr())
     write_in_place(path, version("v2"))
-    local took = wait_version("v2", maro.now())
-    assert.is_true(took < 1.0, "the new handler answered after " .. took .. " s")
+    assert_answers_within_1s("v2")
   end)
 
   it("reloads on SIGHUP", function()
@@ -270,8 +272,7 @@ describe("hot reload", function()
       assert.are.equal("v1", ping().version)
     end
     worker:kill("HUP")
-    local took = wait_version("v2", maro.now())
-    assert.is_true(took < 1.0, "the new handler answered after " .. took .. " s")
+    assert_answers_within_1s("v2")
     wait_log("reloaded .-handlers%.lua %(SIGHUP%)", "the reload's log line")
     assert.is_true(worker:running())
   end)

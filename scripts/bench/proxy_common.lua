@@ -1,4 +1,6 @@
 --- Helpers shared by the proxy_*.lua benchmark scripts (loaded with dofile).
+local maro_now = require("maro").now
+
 local common = {}
 
 --- The median of a list of numbers (the list is sorted in place).
@@ -12,6 +14,21 @@ function common.median(values)
     return values[(n + 1) // 2]
   end
   return (values[n // 2] + values[n // 2 + 1]) / 2
+end
+
+--- Runs fn for the warm-up rounds, then times `rounds` calls; returns the
+-- median in microseconds.
+function common.median_us(fn, rounds)
+  for _ = 1, common.warmup(rounds) do
+    fn()
+  end
+  local samples = {}
+  for i = 1, rounds do
+    local t0 = maro_now()
+    fn()
+    samples[i] = (maro_now() - t0) * 1e6
+  end
+  return common.median(samples)
 end
 
 --- A positive integer from a command-line argument, or default when absent.

@@ -24,14 +24,5 @@ local function round()
   end
 end
 
-for _ = 1, common.warmup(rounds) do
-  round()
-end
-local samples = {}
-for i = 1, rounds do
-  local t0 = maro.now()
-  round()
-  samples[i] = (maro.now() - t0) * 1e6
-end
-print(("fanout_median_us %.1f"):format(common.median(samples)))
+print(("fanout_median_us %.1f"):format(common.median_us(round, rounds)))
 proxy:close()

@@ -24,14 +24,5 @@ local function round_trip()
   end
 end
 
-for _ = 1, common.warmup(rounds) do
-  round_trip()
-end
-local samples = {}
-for i = 1, rounds do
-  local t0 = maro.now()
-  round_trip()
-  samples[i] = (maro.now() - t0) * 1e6
-end
-print(("rtt_median_us %.1f"):format(common.median(samples)))
+print(("rtt_median_us %.1f"):format(common.median_us(round_trip, rounds)))
 proxy:close()
