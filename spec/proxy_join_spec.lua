@@ -245,9 +245,14 @@ describe("joining and leaving", function()
     own:stop()
   end)
 
-  it("reconnects to a peer that restarts at a new address", function()
+  -- Kills worker_1 once the master has its answer, and starts it again;
+  -- returns the master's output.
+  local function restart_worker(worker_env)
     local group = new_group()
     local env = { MARO_REDIS = redis.address, MARO_GROUP = group }
+    for k, v in pairs(worker_env) do
+      env[k] = v
+    end
     env.MARO_COMPONENT_NAME = "worker_1"
     local w = procs.spawn(SCRIPTS .. "worker.lua", {}, env)
     env.MARO_COMPONENT_NAME = nil
@@ -256,9 +261,39 @@ describe("joining and leaving", function()
     w:kill("KILL")
     w:wait(10)
     env.MARO_COMPONENT_NAME = "worker_1"
+    env.MARO_TAKE_OVER_NAME = worker_env.MARO_TAKE_OVER_NAME
     local w2 = procs.spawn(SCRIPTS .. "worker.lua", {}, env)
     assert.are.equal(0, m:wait(40), m:report())
-    assert.matches("second", m:stdout(), 1, true)
     assert.are.equal(0, w2:wait(20), w2:report())
+    return m:stdout()
+  end
+
+  it("reconnects to a peer that restarts at a new address", function()
+    assert.matches("second", restart_worker({}), 1, true)
+  end)
+
+  it("lets a restart known to follow a dead process take the name over at once", function()
+    -- With a 30 s expiry the master gives up before the old registration
+    -- would expire: only the take-over reaches the new process in time. The
+    -- master sees one change (a new address), not a leave and a join.
+    local out = restart_worker({ HEARTBEAT_EXPIRY = "30", MARO_TAKE_OVER_NAME = "1" })
+    local before, after = out:match("first (%d+)\nsecond (%d+)")
+    assert.is_truthy(before, out)
+    assert.are.equal(tonumber(before) + 1, tonumber(after))
+  end)
+
+  it("take_over_name registers over a live-looking name without waiting", function()
+    local group = new_group()
+    local opts = string.format("{ group_name = %q, component_type = 'a', component_name = 't', "
+      .. "heartbeat_expiry = 30 }", group)
+    local first = join(opts, "wait")
+    local first_addr = first:wait_output("joined"):match("joined t (%S+)")
+    first:kill("KILL")
+    assert.are.equal(137, first:wait(20), first:report())
+    local second = join(opts:gsub(" }$", ", take_over_name = true }"), "info")
+    assert.are.equal(0, second:wait(20), second:report())
+    local second_addr = second:stdout():match("address=(%S+)")
+    assert.are_not.equal(first_addr, second_addr)
+    assert.is_nil(second:stderr():find("already used", 1, true))
   end)
 end)

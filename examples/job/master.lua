@@ -15,7 +15,12 @@ local workers = math.tointeger(tonumber(os.getenv("SUM_WORKERS") or 4))
 local RESEND_AFTER = tonumber(os.getenv("SUM_RESEND_AFTER") or 2)
 local TIMEOUT = 30
 
-local proxy <close> = maro.Proxy{ expected_peers = { worker = workers } }
+-- A worker that is down for a moment (restarted by the launcher) stays a
+-- peer: what is sent to it meanwhile is kept and delivered when it is back.
+local proxy <close> = maro.Proxy{
+  expected_peers = { worker = workers },
+  enable_rejoin = true, enable_message_cache_for_rejoin = true, peers_catch_lifetime = TIMEOUT,
+}
 
 -- One contiguous range per worker; the last one takes the remainder.
 local peers = proxy.peers.worker

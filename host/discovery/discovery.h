@@ -26,6 +26,10 @@ typedef struct discovery_config {
     double initial_retry_interval;   /* seconds; doubles after each try */
     double heartbeat_interval;       /* seconds between refreshes */
     double heartbeat_expiry;         /* a member silent this long is gone */
+    /* The previous holder of the name is known to be dead (a launcher
+     * restart): register over its key at once instead of waiting for it to
+     * expire. Ignored in-process, where members cannot die without leaving. */
+    int take_over_name;
     discovery_sleep_fn sleep;
     void *sleep_ctx;
     /* Called when a member of the group joins or leaves, by backends that

@@ -27,13 +27,15 @@
 #include "base/clock.h"
 #include "base/log.h"
 
-/* Registers or refreshes; returns the other owner's value when the name is taken. */
+/* Registers or refreshes; returns the other owner's value when the name is
+ * taken, unless ARGV[6] is '1' (take_over_name). A new value is announced, so
+ * peers reconnect to a successor at once. */
 static const char *const JOIN_SCRIPT =
     "local cur = redis.call('GET', KEYS[1])\n"
-    "if cur and cur ~= ARGV[1] then return cur end\n"
+    "if cur and cur ~= ARGV[1] and ARGV[6] ~= '1' then return cur end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
     "redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])\n"
-    "if not cur then redis.call('PUBLISH', ARGV[5], ARGV[3]) end\n"
+    "if cur ~= ARGV[1] then redis.call('PUBLISH', ARGV[5], ARGV[3]) end\n"
     "return 0\n";
 
 /* Lists the live members of a type and prunes index entries whose member key expired. */
@@ -141,12 +143,13 @@ static redisReply *command(rdisc *d, redisContext **cp, int argc, const char **a
 }
 
 /* 0 registered, 1 taken (err names the owner), -1 error. */
-static int run_join(rdisc *d, redisContext **cp, char *err, size_t errlen) {
+static int run_join(rdisc *d, redisContext **cp, int take_over, char *err, size_t errlen) {
     char ttl[32];
     snprintf(ttl, sizeof ttl, "%lld", (long long)(d->cfg.heartbeat_expiry * 1000.0 + 0.5));
-    const char *argv[] = {"EVAL",   JOIN_SCRIPT, "2",     d->member_key, d->type_key,
-                          d->value, ttl,         d->name, d->address,    d->channel};
-    redisReply *r = command(d, cp, 10, argv, err, errlen);
+    const char *argv[] = {"EVAL",      JOIN_SCRIPT, "2",     d->member_key,
+                          d->type_key, d->value,    ttl,     d->name,
+                          d->address,  d->channel,  take_over ? "1" : "0"};
+    redisReply *r = command(d, cp, 11, argv, err, errlen);
     if (!r) return -1;
     int taken = r->type == REDIS_REPLY_STRING;
     if (taken) {
@@ -173,7 +176,7 @@ static void *heartbeat_main(void *arg) {
         if (d->stop) break;
         pthread_mutex_unlock(&d->lock);
         char err[512];
-        int rc = run_join(d, &c, err, sizeof err);
+        int rc = run_join(d, &c, 0, err, sizeof err);
         unsigned long held;
         if (rc < 0 && log_limiter_pass(&lim, 10.0, &held))
             log_warn("heartbeat for '%s' failed (%lu more held back): %s", d->name, held, err);
@@ -251,11 +254,12 @@ static int rdisc_join(discovery *base, const char *name, const char *type, const
         return DISCOVERY_ERROR;
     }
     /* A member that crashed keeps its name until its key expires: a restart
-     * under the same name waits that long before calling the name taken. */
+     * under the same name waits that long before calling the name taken,
+     * unless it knows its predecessor is dead (take_over_name). */
     double give_up = clock_now() + d->cfg.heartbeat_expiry + d->cfg.heartbeat_interval;
     for (;;) {
         char owner[512];
-        int rc = run_join(d, &d->c, owner, sizeof owner);
+        int rc = run_join(d, &d->c, d->cfg.take_over_name, owner, sizeof owner);
         if (rc < 0) {
             snprintf(err, errlen, "cannot register: %s", owner);
             return DISCOVERY_ERROR;

@@ -276,8 +276,8 @@ proxy *proxy_open(const proxy_config *c, int *stopped, char *err, size_t errlen)
     }
     discovery_config dc = {c->redis_host, c->redis_port, p->group,
                            c->max_redis_connect_retries, c->initial_redis_connect_retry_interval,
-                           c->heartbeat_interval, c->heartbeat_expiry, wait_or_signal, p,
-                           members_changed, p};
+                           c->heartbeat_interval, c->heartbeat_expiry, c->take_over_name,
+                           wait_or_signal, p, members_changed, p};
     char host[256] = "";
     transport_config tc = {c->bind_host, host, (int)(c->linger * 1000.0), c->send_hwm,
                            c->recv_hwm, c->max_message_size};

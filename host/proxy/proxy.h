@@ -48,6 +48,7 @@ typedef struct proxy_config {
      * messages sent to it meanwhile are kept (at most max_cache per peer)
      * and delivered in order when it is back. */
     int enable_rejoin, enable_cache;
+    int take_over_name; /* the name's previous holder is dead: register over it */
     double peers_catch_lifetime;
     size_t max_cache;
     /* Before a send, wait up to minimal_timeout seconds until this many live

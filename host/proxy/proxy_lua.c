@@ -745,6 +745,7 @@ static int l_new(lua_State *L) {
 
     c.expected = opt_type_counts(L, "expected_peers", &c.n_expected);
     opt_rejoin(L, &c);
+    c.take_over_name = opt_bool(L, "take_over_name");
 
     lproxy *lp = lua_newuserdatauv(L, sizeof *lp, 0);
     memset(lp, 0, sizeof *lp);

@@ -38,7 +38,8 @@ Options:
   -h, --help         show this help
 
 Every instance gets MARO_GROUP, MARO_COMPONENT_TYPE, MARO_COMPONENT_NAME
-(e.g. worker.3), MARO_COMPONENT_INDEX and MARO_REDIS in its environment.
+(e.g. worker.3), MARO_COMPONENT_INDEX and MARO_REDIS in its environment; a
+restart also gets MARO_TAKE_OVER_NAME=1, to take its name over at once.
 Ctrl-C or SIGTERM stops the job: SIGTERM to every instance, then SIGKILL after
 the job's grace period, then the private Redis.
 
@@ -264,11 +265,14 @@ function Run:instance_env(inst)
   if self.opts.log_level and not inst.comp.env.MARO_LOG_LEVEL then
     env.MARO_LOG_LEVEL = self.opts.log_level
   end
+  -- The launcher has reaped the previous run: its registration is stale, and
+  -- the restart takes the name over at once instead of waiting for it to expire.
+  if inst.restarts > 0 then env.MARO_TAKE_OVER_NAME = "1" end
   return env
 end
 
--- The same argv and environment every time: a restarted instance is the
--- same member of the group as before.
+-- The same argv and environment every time (but MARO_TAKE_OVER_NAME): a
+-- restarted instance is the same member of the group as before.
 function Run:start(inst, color)
   local argv = { self.exe, inst.comp.script }
   table.move(inst.comp.args, 1, #inst.comp.args, 3, argv)

@@ -10,6 +10,7 @@ local DEFAULT_REDIS = "127.0.0.1:6379"
 local BOOLEANS = {
   enable_rejoin = true,
   enable_message_cache_for_rejoin = true,
+  take_over_name = true,
 }
 
 local NUMBERS = {
@@ -186,6 +187,7 @@ function M.new(opts)
   cfg.component_name = cfg.component_name or env("MARO_COMPONENT_NAME")
     or (cfg.component_type .. "_" .. core.uuid():gsub("-", ""))
   cfg.advertised_address = cfg.advertised_address or env("MARO_ADVERTISED_ADDRESS")
+  if cfg.take_over_name == nil then cfg.take_over_name = env("MARO_TAKE_OVER_NAME") == "1" end
   if not cfg.hub then -- a hub needs no Redis
     local redis, from = opts.redis_address, "redis_address"
     if redis == nil then

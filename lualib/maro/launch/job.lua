@@ -12,10 +12,10 @@ local COMPONENT_KEYS = { "script", "count", "args", "env", "main", "restart" }
 local RESTART_KEYS = { "policy", "max_restarts", "backoff", "max_backoff" }
 local POLICIES = { never = true, ["on-failure"] = true }
 
--- Set by the launcher for every instance: a job must not change them.
+-- Set by the launcher: a job must not change them.
 local RESERVED_ENV = {
   MARO_GROUP = true, MARO_COMPONENT_TYPE = true, MARO_COMPONENT_NAME = true,
-  MARO_COMPONENT_INDEX = true, MARO_REDIS = true,
+  MARO_COMPONENT_INDEX = true, MARO_REDIS = true, MARO_TAKE_OVER_NAME = true,
 }
 
 local function describe(v)
@@ -164,7 +164,7 @@ local function check_env(c, path, v)
     if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") then
       c.add(path, "%s is not an environment variable name", describe(k))
     elseif RESERVED_ENV[k] then
-      c.add(where, "is set by the launcher for every instance and cannot be changed here")
+      c.add(where, "is set by the launcher and cannot be changed here")
     elseif type(val) ~= "string" and type(val) ~= "number" then
       c.add(where, "must be a string or a number, got %s", describe(val))
     else

@@ -1,9 +1,10 @@
 -- A worker for the proxy specs. Configured by the environment (MARO_REDIS,
--- MARO_GROUP, MARO_COMPONENT_NAME); expects one master. Serves by tag until
--- a "stop" message arrives.
+-- MARO_GROUP, MARO_COMPONENT_NAME, HEARTBEAT_EXPIRY); expects one master.
+-- Serves by tag until a "stop" message arrives.
 local maro = require("maro")
 
-local proxy = maro.Proxy{ component_type = "worker", expected_peers = { master = 1 } }
+local proxy = maro.Proxy{ component_type = "worker", expected_peers = { master = 1 },
+  heartbeat_expiry = tonumber(os.getenv("HEARTBEAT_EXPIRY")) }
 print("joined " .. proxy.name)
 io.stdout:flush()
 
