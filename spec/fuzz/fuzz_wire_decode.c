@@ -15,7 +15,10 @@
  *  - the message layer accepts exactly when both frames are accepted, and
  *    its lazily decoded payload equals the direct decode;
  *  - utf8_valid and utf8_copy_valid agree with a plain reading of the
- *    UTF-8 table of RFC 3629, on both frames.
+ *    UTF-8 table of RFC 3629, on both frames;
+ *  - the payload frame read as a batch frame yields items that tile it
+ *    exactly, in order, or an error; and a batch made of the two frames
+ *    splits back into them.
  */
 #include <lauxlib.h>
 #include <msgpack.h>
@@ -28,6 +31,7 @@
 #include "base/buf.h"
 #include "message/message.h"
 #include "module/core.h"
+#include "wire/batch.h"
 #include "wire/header.h"
 #include "wire/payload.h"
 #include "wire/utf8.h"
@@ -280,6 +284,47 @@ static int check_header(const fuzz_case *c, wire_header *h) {
 
 /* Runs under lua_pcall, so that a Lua memory error is no crash. The value
  * stack holds: 1 the case. */
+/* Splitting a frame as a batch: items are contiguous, inside the frame, and
+ * an accepted batch ends exactly at the end of the frame. */
+static void check_batch_split(const char *frame, size_t len) {
+    char err[512];
+    wire_batch b;
+    if (wire_batch_open(&b, frame, len, err, sizeof err) != 0) return;
+    const char *at = frame + b.off;
+    wire_slice h, p;
+    int rc;
+    while ((rc = wire_batch_next(&b, &h, &p, err, sizeof err)) == 1) {
+        CHECK(h.ptr == at && h.len > 0 && p.ptr == h.ptr + h.len && p.len > 0);
+        at = p.ptr + p.len;
+        CHECK(at <= frame + len);
+    }
+    CHECK(rc == -1 || at == frame + len);
+}
+
+/* A batch of the two frames, twice, splits back into them. */
+static void check_batch_roundtrip(const fuzz_case *c) {
+    char err[512];
+    buf b;
+    buf_init(&b);
+    CHECK(wire_batch_begin(&b) == 0);
+    for (int i = 0; i < 2; i++) {
+        CHECK(buf_append(&b, c->header, c->header_len) == 0);
+        CHECK(buf_append(&b, c->payload, c->payload_len) == 0);
+    }
+    wire_batch_finish(&b, 2);
+    wire_batch w;
+    CHECK(wire_batch_open(&w, b.data, b.len, err, sizeof err) == 0);
+    for (int i = 0; i < 2; i++) {
+        wire_slice h, p;
+        CHECK(wire_batch_next(&w, &h, &p, err, sizeof err) == 1);
+        CHECK(h.len == c->header_len && memcmp(h.ptr, c->header, h.len) == 0);
+        CHECK(p.len == c->payload_len && memcmp(p.ptr, c->payload, p.len) == 0);
+    }
+    wire_slice h, p;
+    CHECK(wire_batch_next(&w, &h, &p, err, sizeof err) == 0);
+    buf_free(&b);
+}
+
 static int run_case(lua_State *L) {
     const fuzz_case *c = lua_touserdata(L, 1);
     char err[512], err_full[512];
@@ -318,6 +363,8 @@ static int run_case(lua_State *L) {
     message *m = message_push_decoded(L, c->header, c->header_len, pb, err, sizeof err);
     blob_unref(pb);
     CHECK((m != NULL) == (header_ok && check == 0));
+    check_batch_split(c->payload, c->payload_len);
+    if (m) check_batch_roundtrip(c);
     if (m) {
         int mi = lua_gettop(L);
         buf hb;
