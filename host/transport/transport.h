@@ -1,4 +1,4 @@
-/* transport.h: how a proxy moves two-frame messages (header, payload) to and
+/* transport.h: how a proxy moves messages (a header and a payload) to and
  * from its peers. One receiving endpoint per proxy; one sending handle per
  * connected peer. ZeroMQ is the network driver (zmq.c), inproc.c the one
  * for proxies of one process (maro.testing); the proxy only uses the calls
