@@ -36,10 +36,11 @@
 #define ZMQDRV_COPY_BELOW 2048
 
 #define BATCH_ITEM_MAX 1024        /* header + payload bytes of a message that may join a batch */
-#define BATCH_MESSAGES 64          /* a batch this long leaves at once... */
-#define BATCH_BYTES (32 * 1024)    /* ...and so does one this big (at most max_message_size) */
-#define BATCH_STREAM_GAP 50e-6     /* seconds since the last message to the peer */
+#define BATCH_MESSAGES 256         /* a batch this long leaves at once... */
+#define BATCH_BYTES (64 * 1024)     /* ...and so does one this big (at most max_message_size) */
+#define BATCH_STREAM_GAP 50e-6     /* seconds since the last message or batch to the peer */
 #define BATCH_DELAY 200e-6         /* the longest a batch waits */
+#define BATCH_QUIET 10e-3          /* the flusher sleeps after this long without batches */
 
 typedef struct zmqdrv {
     transport base;
@@ -53,8 +54,9 @@ typedef struct zmqdrv {
     pthread_mutex_t lock; /* PUSH sockets, batches, peers, oldest, stop */
     pthread_cond_t wake;  /* the flusher: a batch began, or stop */
     pthread_t flusher;
-    int flusher_running, stop;
-    double oldest; /* when the oldest waiting batch began; 0: none waits */
+    int flusher_running, flusher_idle, stop;
+    double oldest;     /* when the oldest waiting batch began; 0: none waits */
+    double last_batch; /* when the last batch began */
     transport_peer *peers;
 } zmqdrv;
 
@@ -62,7 +64,7 @@ struct transport_peer {
     void *push;
     buf batch;        /* header and payload items of the messages waiting */
     int batched;      /* how many messages batch holds */
-    double last_sent; /* when the last message to this peer was taken */
+    double last_sent; /* when the last message or batch to this peer was taken */
     transport_peer *prev, *next;
 };
 
@@ -81,6 +83,7 @@ static int flush_peer(transport_peer *p) {
         return errno == EAGAIN || errno == EINTR ? 0 : -1;
     p->batch.len = 0;
     p->batched = 0;
+    p->last_sent = clock_now();
     return 1;
 }
 
@@ -92,16 +95,22 @@ static void flush_all(zmqdrv *z) {
     z->oldest = waiting ? clock_now() : 0;
 }
 
+/* While batches are being made the flusher wakes every BATCH_DELAY on its
+ * own; only a batch that begins after a quiet spell wakes it, so a stream of
+ * batches costs the sending thread no wake-ups. */
 static void *flusher_main(void *arg) {
     zmqdrv *z = arg;
     pthread_mutex_lock(&z->lock);
     while (!z->stop) {
-        if (z->oldest == 0) {
+        double now = clock_now();
+        if (z->oldest == 0 && now - z->last_batch > BATCH_QUIET) {
+            z->flusher_idle = 1;
             pthread_cond_wait(&z->wake, &z->lock);
+            z->flusher_idle = 0;
             continue;
         }
-        double due = z->oldest + BATCH_DELAY;
-        if (clock_now() < due) {
+        double due = (z->oldest ? z->oldest : now) + BATCH_DELAY;
+        if (now < due) {
             struct timespec until = {(time_t)due, (long)((due - (double)(time_t)due) * 1e9)};
             pthread_cond_timedwait(&z->wake, &z->lock, &until);
             continue;
@@ -123,10 +132,9 @@ static void batch_began(zmqdrv *z, double now) {
         z->flusher_running = pthread_create(&z->flusher, NULL, flusher_main, z) == 0;
         pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
-    if (z->oldest == 0) {
-        z->oldest = now;
-        pthread_cond_signal(&z->wake);
-    }
+    z->last_batch = now;
+    if (z->oldest == 0) z->oldest = now;
+    if (z->flusher_idle) pthread_cond_signal(&z->wake);
 }
 
 static int batch_add(transport_peer *p, const char *header, size_t header_len, blob *payload) {
@@ -186,11 +194,10 @@ static int send_locked(zmqdrv *z, transport_peer *p, const char *header, size_t 
                        blob *payload, char *err, size_t errlen) {
     size_t n = header_len + blob_size(payload);
     int small = n <= BATCH_ITEM_MAX;
-    double now = clock_now();
     if (p->batched) {
+        /* No clock here: a batch that leaves notes the time for the next one. */
         if (small && p->batched < BATCH_MESSAGES && p->batch.len + n <= z->batch_bytes) {
             if (batch_add(p, header, header_len, payload) != 0) goto oom;
-            p->last_sent = now;
             if (p->batched == BATCH_MESSAGES || p->batch.len + BATCH_ITEM_MAX > z->batch_bytes)
                 flush_peer(p); /* a full queue keeps it for later */
             return 1;
@@ -202,6 +209,7 @@ static int send_locked(zmqdrv *z, transport_peer *p, const char *header, size_t 
             return rc;
         }
     }
+    double now = clock_now();
     if (small && now - p->last_sent < BATCH_STREAM_GAP &&
         z->batch_bytes >= WIRE_BATCH_PREFIX + BATCH_ITEM_MAX) {
         if (batch_add(p, header, header_len, payload) != 0) goto oom;
