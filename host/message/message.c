@@ -150,8 +150,12 @@ void message_push_payload(lua_State *L, int idx) {
     lua_getiuservalue(L, idx, PAYLOAD_SLOT);
 }
 
-int message_encode(lua_State *L, int idx, wire_slice group, buf *header, blob **payload,
-                   char *err, size_t errlen) {
+/* Payloads up to this size are copied out of the caller's scratch buffer;
+ * a bigger one takes the buffer itself rather than be copied. */
+#define SCRATCH_COPY_MAX 4096
+
+int message_encode(lua_State *L, int idx, wire_slice group, buf *header, buf *scratch,
+                   blob **payload, char *err, size_t errlen) {
     idx = lua_absindex(L, idx);
     message *m = message_check(L, idx);
     wire_header h = m->h;
@@ -175,16 +179,23 @@ int message_encode(lua_State *L, int idx, wire_slice group, buf *header, blob **
         }
         return 0;
     }
-    buf pb;
-    buf_init(&pb);
+    buf own, *pb = scratch ? scratch : &own;
+    if (!scratch) buf_init(&own);
+    pb->len = 0;
+    pb->failed = 0;
     lua_getiuservalue(L, idx, PAYLOAD_SLOT);
-    int rc = payload_encode(L, -1, &pb, err, errlen);
+    int rc = payload_encode(L, -1, pb, err, errlen);
     lua_pop(L, 1);
     if (rc != 0) {
-        buf_free(&pb);
+        if (!scratch) buf_free(&own);
         return -1;
     }
-    *payload = blob_take(pb.data, pb.len);
+    if (scratch && pb->len <= SCRATCH_COPY_MAX) {
+        *payload = blob_copy(pb->data, pb->len);
+    } else {
+        *payload = blob_take(pb->data, pb->len);
+        buf_init(pb);
+    }
     if (!*payload) {
         snprintf(err, errlen, "out of memory while encoding a payload");
         return -1;
@@ -286,8 +297,7 @@ static int new_message(lua_State *L, const char *ctor, int default_type) {
     /* One pass over the table. Field names are short strings, which Lua
      * interns: a key is a field exactly when it is the same object as the
      * field's name, kept as an upvalue, so comparing addresses suffices. */
-    const void *names[F_COUNT + 1];
-    for (int f = 1; f <= F_COUNT; f++) names[f] = lua_topointer(L, lua_upvalueindex(f));
+    const void *const *names = lua_touserdata(L, lua_upvalueindex(F_COUNT + 1));
     wire_slice field[F_COUNT + 1];
     memset(field, 0, sizeof field);
     lua_pushnil(L);
@@ -354,7 +364,7 @@ static int l_wire_encode(lua_State *L) {
     blob *payload = NULL;
     char err[512];
     buf_init(&header);
-    if (message_encode(L, 1, group, &header, &payload, err, sizeof err) != 0) {
+    if (message_encode(L, 1, group, &header, NULL, &payload, err, sizeof err) != 0) {
         buf_free(&header);
         return luaL_error(L, "maro.wire.encode: %s", err);
     }
@@ -401,6 +411,14 @@ void message_register(lua_State *L) {
                                      {"wire_encode", l_wire_encode},
                                      {"wire_decode", l_wire_decode},
                                      {NULL, NULL}};
-    for (int f = 1; f <= F_COUNT; f++) lua_pushstring(L, field_names[f]);
-    luaL_setfuncs(L, funcs, F_COUNT);
+    /* Upvalues: the field names, which keep those strings alive, and their
+     * addresses, read once here rather than in every constructor call. */
+    const void **names = lua_newuserdatauv(L, (F_COUNT + 1) * sizeof *names, 0);
+    names[0] = NULL;
+    for (int f = 1; f <= F_COUNT; f++) {
+        lua_pushstring(L, field_names[f]);
+        names[f] = lua_topointer(L, -1);
+        lua_insert(L, -2); /* the address table stays last */
+    }
+    luaL_setfuncs(L, funcs, F_COUNT + 1);
 }

@@ -32,8 +32,11 @@ void message_push_payload(lua_State *L, int idx);
 
 /* Encodes the message at idx: the header frame into header (with this group),
  * and a blob of the payload frame into *payload (shared, not copied, when the
- * payload was never decoded). Returns 0, or -1 with err filled. */
-int message_encode(lua_State *L, int idx, wire_slice group, buf *header, blob **payload,
+ * payload was never decoded). scratch, when not NULL, is a buffer kept by the
+ * caller for the encoding, so that small payloads cost one allocation.
+ * Returns 0, or -1 with err filled. */
+int message_encode(lua_State *L, int idx, wire_slice group, buf *header, buf *scratch,
+                   blob **payload,
                    char *err, size_t errlen);
 
 /* Builds a message from received frames; the payload is checked but not

@@ -22,6 +22,7 @@ typedef struct lproxy {
     proxy *p; /* NULL once closed */
     char *name, *group, *type; /* still readable after close; freed by __gc */
     buf scratch;               /* header frames of isend/send, reused */
+    buf payload_scratch;       /* their payloads, encoded before they are copied */
 } lproxy;
 
 #define ERRLEN 1024
@@ -34,7 +35,15 @@ static void leave_on_signal(void *ctx) {
 }
 
 static proxy *check_open(lua_State *L, const char *method) {
-    lproxy *lp = luaL_checkudata(L, 1, PROXY_TYPE);
+    /* The methods hold the proxy metatable as upvalue 1: comparing with it
+     * costs a fraction of luaL_checkudata's lookup by name, on every send. */
+    lproxy *lp = lua_touserdata(L, 1);
+    int ok = lp && lua_getmetatable(L, 1);
+    if (ok) {
+        ok = lua_rawequal(L, -1, lua_upvalueindex(1));
+        lua_pop(L, 1);
+    }
+    if (!ok) lp = luaL_checkudata(L, 1, PROXY_TYPE); /* raises the usual error */
     if (!lp->p) luaL_error(L, "proxy:%s: the proxy is closed", method);
     return lp->p;
 }
@@ -235,7 +244,8 @@ static wire_slice start_and_send(lua_State *L, proxy *p, int msg_idx, const char
     blob *payload = NULL;
     proxy_tick(p);
     lp->scratch.len = 0;
-    if (message_encode(L, msg_idx, group_slice(p), &lp->scratch, &payload, err, sizeof err) != 0)
+    if (message_encode(L, msg_idx, group_slice(p), &lp->scratch, &lp->payload_scratch, &payload,
+                       err, sizeof err) != 0)
         luaL_error(L, "proxy:%s: %s", method, err);
     if (h->session_type != SESSION_NONE && h->session_stage == wire_request_stage(h->session_type))
         proxy_session_start(p, h->session_id, h->session_type, 1);
@@ -451,7 +461,8 @@ static void send_derived(lua_State *L, proxy *p, int msg_idx, wire_header *h,
     buf_init(&header);
     if (!lua_isnil(L, -1)) {
         payload = encode_payload(L, -1, err);
-    } else if (message_encode(L, msg_idx, group_slice(p), &header, &payload, err, sizeof err)) {
+    } else if (message_encode(L, msg_idx, group_slice(p), &header, NULL, &payload, err,
+                              sizeof err)) {
         payload = NULL;
     }
     header.len = 0;
@@ -562,6 +573,7 @@ static int l_gc(lua_State *L) {
     free(lp->type);
     lp->name = lp->group = lp->type = NULL;
     buf_free(&lp->scratch);
+    buf_free(&lp->payload_scratch);
     return 0;
 }
 
@@ -598,6 +610,11 @@ static void push_peers(lua_State *L, proxy *p) {
 static int l_index(lua_State *L) {
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1; /* a method: the hot path */
+    /* name, group_name, component_type: read for every message built. */
+    if (lua_getiuservalue(L, 1, 1) == LUA_TTABLE) {
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, -2) != LUA_TNIL) return 1;
+    }
     lproxy *lp = luaL_checkudata(L, 1, PROXY_TYPE);
     const char *k = luaL_checkstring(L, 2);
     if (strcmp(k, "closed") == 0) {
@@ -747,9 +764,10 @@ static int l_new(lua_State *L) {
     opt_rejoin(L, &c);
     c.take_over_name = opt_bool(L, "take_over_name");
 
-    lproxy *lp = lua_newuserdatauv(L, sizeof *lp, 0);
+    lproxy *lp = lua_newuserdatauv(L, sizeof *lp, 1);
     memset(lp, 0, sizeof *lp);
     buf_init(&lp->scratch);
+    buf_init(&lp->payload_scratch);
     luaL_setmetatable(L, PROXY_TYPE);
     signals_watch(L, leave_on_signal, lp);
     char err[ERRLEN];
@@ -765,6 +783,14 @@ static int l_new(lua_State *L) {
     lp->type = strdup(proxy_type(p));
     lp->p = p;
     if (!lp->name || !lp->group || !lp->type) return luaL_error(L, "maro.Proxy: out of memory");
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, lp->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, lp->group);
+    lua_setfield(L, -2, "group_name");
+    lua_pushstring(L, lp->type);
+    lua_setfield(L, -2, "component_type");
+    lua_setiuservalue(L, -2, 1);
     return 1;
 }
 
@@ -799,7 +825,9 @@ void proxy_register(lua_State *L) {
             {"forward", l_forward},       {"session_stage", l_session_stage},
             {"close", l_close},           {"watch_fd", l_watch_fd},
             {"unwatch_fd", l_unwatch_fd}, {NULL, NULL}};
-        luaL_newlib(L, methods);
+        luaL_newlibtable(L, methods);
+        lua_pushvalue(L, -2);
+        luaL_setfuncs(L, methods, 1);
         lua_pushcclosure(L, l_index, 1);
         lua_setfield(L, -2, "__index");
         lua_pushcfunction(L, l_gc);

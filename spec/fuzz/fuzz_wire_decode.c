@@ -371,7 +371,7 @@ static int run_case(lua_State *L) {
         blob *enc = NULL;
         buf_init(&hb);
         /* Untouched, the payload goes out as the very bytes that came in. */
-        CHECK(message_encode(L, mi, h.group, &hb, &enc, err, sizeof err) == 0);
+        CHECK(message_encode(L, mi, h.group, &hb, NULL, &enc, err, sizeof err) == 0);
         CHECK(blob_size(enc) == c->payload_len &&
               memcmp(blob_data(enc), c->payload, c->payload_len) == 0);
         CHECK(hb.len <= WIRE_MAX_HEADER);
