@@ -170,6 +170,41 @@ describe("marohost", function()
     assert.matches("MARO_LOG_LEVEL=chatty is not one of", err)
   end)
 
+  it("turns Lua warnings on with -W, and off and on with @off and @on", function()
+    local prog = [[ -e 'warn("one ", "piece") warn("@off") warn("hidden") warn("@on") warn("two")']]
+    local code, _, err = run(quote(MAROHOST) .. " -W" .. prog)
+    assert.are.equal(0, code)
+    assert.are.equal("Lua warning: one piece\nLua warning: two\n", err)
+    code, _, err = run(quote(MAROHOST) .. [[ -e 'warn("not on")']])
+    assert.are.equal(0, code)
+    assert.are.equal("", err)
+  end)
+
+  it("keeps values intact through its allocator, at every size and resize", function()
+    -- Strings of every length up to past the pooled sizes, tables grown one
+    -- element at a time and shrunk again, all checked after collections.
+    local prog = [[
+      local keep = {}
+      for round = 1, 3 do
+        for n = 1, 1100, round do
+          keep[n] = string.rep(string.char(65 + n % 26), n)
+        end
+        local t = {}
+        for i = 1, 3000 do t[i] = i * round; t["k" .. i] = i end
+        for i = 3000, 1, -1 do t[i] = nil end
+        collectgarbage()
+        for i = 1, 3000 do assert(t["k" .. i] == i) end
+        for n, s in pairs(keep) do
+          assert(#s == n and s == string.rep(string.char(65 + n % 26), n), n)
+        end
+      end
+      print("intact")
+    ]]
+    local code, out, err = run(quote(MAROHOST) .. " -", prog)
+    assert.are.equal(0, code, err)
+    assert.are.equal("intact\n", out)
+  end)
+
   it("lets C modules that a script loads resolve the Lua API from marohost", function()
     -- lfs is a C module built against the interpreter, as busted's dependencies are
     local code, out = run(quote(MAROHOST) .. [[ -e 'print(type(require("lfs").currentdir()))']])

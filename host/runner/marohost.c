@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "embedded.h"
+#include "lua_alloc.h"
 
 static const char *progname = "marohost";
 
@@ -276,13 +277,48 @@ static int pmain(lua_State *L) {
     return 0;
 }
 
+/* What luaL_newstate would set, for a state made with our own allocator. */
+static int on_panic(lua_State *L) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "%s: unprotected error in a call to Lua: %s\n", progname,
+            msg ? msg : "(an error object that is not a string)");
+    return 0;
+}
+
+/* Lua warnings (warn() and -W): off until "@on"; pieces of one warning
+ * arrive with tocont set until the last. */
+typedef struct warnings {
+    int on, continuing;
+} warnings;
+
+static void on_warning(void *ud, const char *msg, int tocont) {
+    warnings *w = ud;
+    if (!w->continuing && !tocont && msg[0] == '@') {
+        if (strcmp(msg, "@on") == 0) w->on = 1;
+        else if (strcmp(msg, "@off") == 0) w->on = 0;
+        return;
+    }
+    if (w->on) {
+        if (!w->continuing) fputs("Lua warning: ", stderr);
+        fputs(msg, stderr);
+        if (!tocont) fputc('\n', stderr);
+        fflush(stderr);
+    }
+    w->continuing = tocont;
+}
+
 int main(int argc, char **argv) {
     if (argv[0] && argv[0][0]) progname = argv[0];
-    lua_State *L = luaL_newstate();
+    lua_pool *pool = lua_pool_new();
+    lua_State *L = pool ? lua_newstate(lua_pool_alloc, pool) : NULL;
     if (!L) {
         report("cannot create a Lua state: not enough memory");
+        lua_pool_free(pool);
         return EXIT_FAILURE;
     }
+    static warnings warn_state;
+    lua_atpanic(L, on_panic);
+    lua_setwarnf(L, on_warning, &warn_state);
     lua_gc(L, LUA_GCSTOP); /* until the libraries are open */
     struct run r = {argc, argv, EXIT_FAILURE};
     lua_pushcfunction(L, pmain);
@@ -292,5 +328,6 @@ int main(int argc, char **argv) {
         r.status = EXIT_FAILURE;
     }
     lua_close(L); /* runs every __gc: proxies leave their group here */
+    lua_pool_free(pool);
     return r.status;
 }
