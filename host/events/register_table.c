@@ -155,7 +155,7 @@ static int rt_register(lua_State *L) {
 
 static int rt_push(lua_State *L) {
     rt *r = check_rt(L);
-    const message *m = has_meta(L, 2, UP_MSG_META) ? lua_touserdata(L, 2) : message_check(L, 2);
+    const message *m = message_check_with(L, 2, UP_MSG_META);
     const wire_header *h = message_header(m);
     lua_settop(L, 2);
     lua_getiuservalue(L, 1, UV_STORE); /* STORE_IDX */

@@ -133,11 +133,22 @@ message *message_check(lua_State *L, int idx) {
     if (!m) luaL_typeerror(L, idx, MESSAGE_TYPE);
     return m;
 }
+
+message *message_check_with(lua_State *L, int idx, int meta) {
+    void *p = lua_touserdata(L, idx);
+    if (p && lua_getmetatable(L, idx)) {
+        int same = lua_rawequal(L, -1, meta);
+        lua_pop(L, 1);
+        if (same) return p;
+    }
+    return message_check(L, idx); /* raises the usual error */
+}
+
+/* The metamethods hold the metatable as upvalue 1. */
+#define UP_META lua_upvalueindex(1)
 const wire_header *message_header(const message *m) { return &m->h; }
 
-void message_push_payload(lua_State *L, int idx) {
-    idx = lua_absindex(L, idx);
-    message *m = message_check(L, idx);
+static void push_payload(lua_State *L, int idx, message *m) {
     if (m->encoded) {
         char err[512];
         if (payload_decode(L, m->encoded, m->encoded_len, err, sizeof err) != 0)
@@ -150,6 +161,11 @@ void message_push_payload(lua_State *L, int idx) {
     lua_getiuservalue(L, idx, PAYLOAD_SLOT);
 }
 
+void message_push_payload(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    push_payload(L, idx, message_check(L, idx));
+}
+
 /* Payloads up to this size are copied out of the caller's scratch buffer;
  * a bigger one takes the buffer itself rather than be copied. */
 #define SCRATCH_COPY_MAX 4096
@@ -157,7 +173,7 @@ void message_push_payload(lua_State *L, int idx) {
 int message_encode(lua_State *L, int idx, wire_slice group, buf *header, buf *scratch,
                    blob **payload, char *err, size_t errlen) {
     idx = lua_absindex(L, idx);
-    message *m = message_check(L, idx);
+    message *m = lua_touserdata(L, idx);
     wire_header h = m->h;
     h.group = group;
     /* Checked here because a peer refuses a longer one (wire_header_decode). */
@@ -222,12 +238,12 @@ static void push_name_or_nil(lua_State *L, const char *name) {
 }
 
 static int message_index(lua_State *L) {
-    message *m = message_check(L, 1);
+    message *m = message_check_with(L, 1, UP_META);
     size_t len;
     const char *k = lua_tolstring(L, 2, &len);
     if (!k) return 0;
 #define IS(name) (len == sizeof(name) - 1 && memcmp(k, name, len) == 0)
-    if (IS("payload")) message_push_payload(L, 1);
+    if (IS("payload")) push_payload(L, 1, m);
     else if (IS("tag")) push_slice(L, m->h.tag);
     else if (IS("source")) push_slice(L, m->h.source);
     else if (IS("destination")) push_slice(L, m->h.destination);
@@ -241,7 +257,7 @@ static int message_index(lua_State *L) {
 }
 
 static int message_newindex(lua_State *L) {
-    message *m = message_check(L, 1);
+    message *m = message_check_with(L, 1, UP_META);
     const char *k = luaL_checkstring(L, 2);
     if (strcmp(k, "payload") == 0) {
         lua_settop(L, 3);
@@ -260,7 +276,7 @@ static int message_newindex(lua_State *L) {
 }
 
 static int message_tostring(lua_State *L) {
-    message *m = message_check(L, 1);
+    message *m = message_check_with(L, 1, UP_META);
     const char *type = wire_session_type_name(m->h.session_type);
     if (type)
         lua_pushfstring(L, "SessionMessage(tag=%s, source=%s, destination=%s, session_id=%s, %s)",
@@ -397,7 +413,8 @@ void message_register(lua_State *L) {
                                         {"__newindex", message_newindex},
                                         {"__tostring", message_tostring},
                                         {NULL, NULL}};
-        luaL_setfuncs(L, meta, 0);
+        lua_pushvalue(L, -1);
+        luaL_setfuncs(L, meta, 1);
     }
     lua_rawsetp(L, LUA_REGISTRYINDEX, &message_mt_key);
     if (luaL_newmetatable(L, BYTES_TYPE)) {

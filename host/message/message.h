@@ -25,12 +25,15 @@ message *message_push_received(lua_State *L, const wire_header *h, blob *payload
 
 message *message_check(lua_State *L, int idx); /* raises a type error otherwise */
 message *message_test(lua_State *L, int idx);  /* NULL when idx is no message */
+/* As message_check, for callers that hold the Message metatable at meta (an
+ * upvalue): one comparison instead of a registry lookup, on every message. */
+message *message_check_with(lua_State *L, int idx, int meta);
 const wire_header *message_header(const message *m);
 
 /* Pushes the payload, decoding it on first use. */
 void message_push_payload(lua_State *L, int idx);
 
-/* Encodes the message at idx: the header frame into header (with this group),
+/* Encodes the message at idx (checked by the caller): the header frame into header (with this group),
  * and a blob of the payload frame into *payload (shared, not copied, when the
  * payload was never decoded). scratch, when not NULL, is a buffer kept by the
  * caller for the encoding, so that small payloads cost one allocation.

@@ -34,13 +34,16 @@ static void leave_on_signal(void *ctx) {
     proxy_close(p);
 }
 
+/* The methods hold the Proxy and Message metatables as upvalues: comparing
+ * with them costs a fraction of a registry lookup, on every message. */
+#define UP_PROXY_META lua_upvalueindex(1)
+#define UP_MSG_META lua_upvalueindex(2)
+
 static proxy *check_open(lua_State *L, const char *method) {
-    /* The methods hold the proxy metatable as upvalue 1: comparing with it
-     * costs a fraction of luaL_checkudata's lookup by name, on every send. */
     lproxy *lp = lua_touserdata(L, 1);
     int ok = lp && lua_getmetatable(L, 1);
     if (ok) {
-        ok = lua_rawequal(L, -1, lua_upvalueindex(1));
+        ok = lua_rawequal(L, -1, UP_PROXY_META);
         lua_pop(L, 1);
     }
     if (!ok) lp = luaL_checkudata(L, 1, PROXY_TYPE); /* raises the usual error */
@@ -237,7 +240,7 @@ static int wait_for_ids(lua_State *L, proxy *p, int ids, double deadline, const 
 /* Sends the message at msg_idx, following its session when it starts one;
  * returns its session id (alive as long as the message). */
 static wire_slice start_and_send(lua_State *L, proxy *p, int msg_idx, const char *method) {
-    message *m = message_check(L, msg_idx);
+    message *m = message_check_with(L, msg_idx, UP_MSG_META);
     const wire_header *h = message_header(m);
     lproxy *lp = lua_touserdata(L, 1); /* checked by check_open */
     char err[ERRLEN];
@@ -478,7 +481,7 @@ static void send_derived(lua_State *L, proxy *p, int msg_idx, wire_header *h,
 
 static int l_reply(lua_State *L) {
     proxy *p = check_open(L, "reply");
-    wire_header h = *message_header(message_check(L, 2));
+    wire_header h = *message_header(message_check_with(L, 2, UP_MSG_META));
     int ack;
     char mid[IDS_UUID_LEN + 1];
     read_reply_options(L, 3, "reply", &h.tag, &ack);
@@ -500,7 +503,7 @@ static int l_reply(lua_State *L) {
 
 static int l_forward(lua_State *L) {
     proxy *p = check_open(L, "forward");
-    wire_header h = *message_header(message_check(L, 2));
+    wire_header h = *message_header(message_check_with(L, 2, UP_MSG_META));
     const char *dest = check_name(L, 3, "forward", "destination");
     size_t dlen = strlen(dest);
     char mid[IDS_UUID_LEN + 1];
@@ -827,7 +830,8 @@ void proxy_register(lua_State *L) {
             {"unwatch_fd", l_unwatch_fd}, {NULL, NULL}};
         luaL_newlibtable(L, methods);
         lua_pushvalue(L, -2);
-        luaL_setfuncs(L, methods, 1);
+        luaL_getmetatable(L, MESSAGE_TYPE); /* message_register ran before */
+        luaL_setfuncs(L, methods, 2);
         lua_pushcclosure(L, l_index, 1);
         lua_setfield(L, -2, "__index");
         lua_pushcfunction(L, l_gc);
