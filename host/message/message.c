@@ -32,6 +32,8 @@ static const char message_mt_key;
 /* The constructors' field names, as upvalues: no C string lookups per call. */
 enum { F_TAG = 1, F_SOURCE, F_DESTINATION, F_PAYLOAD, F_SESSION_ID, F_MESSAGE_ID,
        F_SESSION_TYPE, F_SESSION_STAGE, F_COUNT = F_SESSION_STAGE };
+#define UP_CTOR_NAMES lua_upvalueindex(F_COUNT + 1)
+#define UP_CTOR_META lua_upvalueindex(F_COUNT + 2)
 static const char *const field_names[] = {NULL, "tag", "source", "destination", "payload",
                                           "session_id", "message_id", "session_type",
                                           "session_stage"};
@@ -49,8 +51,9 @@ static int bytes_gc(lua_State *L) {
     return 0;
 }
 
-/* A new message with h's fields and room for extra bytes after them. */
-static message *push_new(lua_State *L, const wire_header *h, size_t extra) {
+/* A new message with h's fields and room for extra bytes after them; meta
+ * is where the caller holds the metatable, or 0 to look it up. */
+static message *push_new(lua_State *L, const wire_header *h, size_t extra, int meta) {
     char sid[IDS_UUID_LEN + 1], mid[IDS_UUID_LEN + 1];
     wire_slice session_id = h->session_id, message_id = h->message_id;
     if (!session_id.ptr) {
@@ -67,7 +70,8 @@ static message *push_new(lua_State *L, const wire_header *h, size_t extra) {
 
     message *m = lua_newuserdatauv(L, sizeof *m + total + extra, 2);
     memset(m, 0, sizeof *m);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &message_mt_key);
+    if (meta) lua_pushvalue(L, meta);
+    else lua_rawgetp(L, LUA_REGISTRYINDEX, &message_mt_key);
     lua_setmetatable(L, -2);
     wire_slice *dst[5] = {&m->h.tag, &m->h.source, &m->h.destination, &m->h.session_id,
                           &m->h.message_id};
@@ -83,19 +87,19 @@ static message *push_new(lua_State *L, const wire_header *h, size_t extra) {
     return m;
 }
 
-message *message_push(lua_State *L, const wire_header *h) { return push_new(L, h, 0); }
+message *message_push(lua_State *L, const wire_header *h) { return push_new(L, h, 0, 0); }
 
 message *message_push_received(lua_State *L, const wire_header *h, blob *payload) {
     size_t size = blob_size(payload);
     if (size <= INLINE_PAYLOAD_MAX) {
-        message *m = push_new(L, h, size);
+        message *m = push_new(L, h, size, 0);
         char *bytes = (char *)m->h.message_id.ptr + m->h.message_id.len + 1;
         memcpy(bytes, blob_data(payload), size);
         m->encoded = bytes;
         m->encoded_len = size;
         return m;
     }
-    message *m = push_new(L, h, 0);
+    message *m = push_new(L, h, 0, 0);
     blob **holder = lua_newuserdatauv(L, sizeof *holder, 0);
     *holder = blob_ref(payload);
     luaL_setmetatable(L, BYTES_TYPE);
@@ -313,7 +317,7 @@ static int new_message(lua_State *L, const char *ctor, int default_type) {
     /* One pass over the table. Field names are short strings, which Lua
      * interns: a key is a field exactly when it is the same object as the
      * field's name, kept as an upvalue, so comparing addresses suffices. */
-    const void *const *names = lua_touserdata(L, lua_upvalueindex(F_COUNT + 1));
+    const void *const *names = lua_touserdata(L, UP_CTOR_NAMES);
     wire_slice field[F_COUNT + 1];
     memset(field, 0, sizeof field);
     lua_pushnil(L);
@@ -355,7 +359,7 @@ static int new_message(lua_State *L, const char *ctor, int default_type) {
                                              : "plain (give session_type too)");
         h.session_stage = s;
     }
-    message_push(L, &h);
+    push_new(L, &h, 0, UP_CTOR_META);
     lua_insert(L, 2);
     lua_setiuservalue(L, 2, PAYLOAD_SLOT);
     return 1;
@@ -428,8 +432,9 @@ void message_register(lua_State *L) {
                                      {"wire_encode", l_wire_encode},
                                      {"wire_decode", l_wire_decode},
                                      {NULL, NULL}};
-    /* Upvalues: the field names, which keep those strings alive, and their
-     * addresses, read once here rather than in every constructor call. */
+    /* Upvalues: the field names, which keep those strings alive, their
+     * addresses (read once here rather than in every constructor call), and
+     * the metatable. */
     const void **names = lua_newuserdatauv(L, (F_COUNT + 1) * sizeof *names, 0);
     names[0] = NULL;
     for (int f = 1; f <= F_COUNT; f++) {
@@ -437,5 +442,6 @@ void message_register(lua_State *L) {
         names[f] = lua_topointer(L, -1);
         lua_insert(L, -2); /* the address table stays last */
     }
-    luaL_setfuncs(L, funcs, F_COUNT + 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &message_mt_key);
+    luaL_setfuncs(L, funcs, F_COUNT + 2);
 }
