@@ -25,7 +25,10 @@
 #               payload; both timed at the receiver from the first to the last.
 #               The indented rows: one Message object isent N times instead;
 #               and raw libzmq moving the same two frames a marohost message
-#               is (its header frame, then the 66-byte payload frame).
+#               is (its header frame, then the 66-byte payload frame) one
+#               message at a time, where marohost streams them in batches
+#               (docs/protocol.md, "Batches"). The "paired" line gives each
+#               run's own ratio, to show the spread of the headline ratio.
 #   round trip  raw: a PULL-bound node per side and a PUSH to the other, as a
 #               proxy has; marohost: proxy:send() to proxy_echo.lua. Median.
 #   bandwidth   as throughput, with 1 MiB payloads. Raw copies each payload
@@ -306,6 +309,23 @@ median() {
 all_runs() {
   awk -v m="$1" -v s="$2" '$1 == m && $2 == s { printf "%s%s", sep, $3; sep = " " }' "$results" 2>/dev/null
 }
+# paired METRIC: marohost / raw of each run in %, and their median. Both sides
+# of a run are measured back to back, so these ratios show the spread that the
+# machine's noise gives the ratio of the medians in the table.
+paired() {
+  local ratios
+  ratios=$(awk -v m="$1" '$1 == m && $2 == "raw" { raw[++nr] = $3 }
+                          $1 == m && $2 == "lua" { lua[++nl] = $3 }
+                          END { for (i = 1; i <= nr && i <= nl; i++)
+                                  if (raw[i] > 0) printf "%.0f\n", 100 * lua[i] / raw[i] }' \
+             "$results" 2>/dev/null)
+  if [ -z "$ratios" ]; then
+    echo "(none)"
+    return
+  fi
+  echo "[$(echo "$ratios" | paste -sd ' ')] %, median $(echo "$ratios" | sort -g |
+    awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }') %"
+}
 
 # row LABEL METRIC KIND TARGET_TEXT TARGET_VALUE [RAW_METRIC]
 #   KIND share:   ratio = marohost / raw as %, met when >= target
@@ -354,6 +374,7 @@ echo "         rtt raw [$(all_runs rtt raw)] marohost [$(all_runs rtt lua)]"
 echo "         bw raw [$(all_runs bw raw)] zero-copy raw [$(all_runs bw_zc raw)] marohost [$(all_runs bw lua)]"
 echo "         fanout raw [$(all_runs fanout raw)] marohost [$(all_runs fanout lua)]"
 echo "         join [$(all_runs join lua)] rss [$(all_runs rss lua)]"
+echo "paired: thr marohost/raw per run $(paired thr)"
 echo "counts: --n $n_thr --n-bw $n_bw --n-rtt $n_rtt --n-fanout $n_fanout"
 
 if [ "$failures" -gt 0 ]; then
