@@ -167,11 +167,7 @@ static void *heartbeat_main(void *arg) {
     log_limiter lim = {0, 0};
     pthread_mutex_lock(&d->lock);
     while (!d->stop) {
-        struct timespec until; /* on the monotonic clock: see discovery_redis_open */
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        double t = until.tv_sec + until.tv_nsec / 1e9 + d->cfg.heartbeat_interval;
-        until.tv_sec = (time_t)t;
-        until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
+        struct timespec until = clock_timespec(clock_now() + d->cfg.heartbeat_interval);
         pthread_cond_timedwait(&d->wake, &d->lock, &until);
         if (d->stop) break;
         pthread_mutex_unlock(&d->lock);
@@ -421,12 +417,7 @@ discovery *discovery_redis_open(const discovery_config *cfg, int *stopped, char 
     d->cfg.host = d->host;
     d->cfg.group = d->group;
     pthread_mutex_init(&d->lock, NULL);
-    /* A wall clock set back by an hour must not hold the heartbeat for an hour. */
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&d->wake, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&d->wake);
     double start = clock_now(), wait = cfg->initial_retry_interval;
     int tries = 0;
     char why[256] = "";

@@ -111,7 +111,7 @@ static void *flusher_main(void *arg) {
         }
         double due = (z->oldest ? z->oldest : now) + BATCH_DELAY;
         if (now < due) {
-            struct timespec until = {(time_t)due, (long)((due - (double)(time_t)due) * 1e9)};
+            struct timespec until = clock_timespec(due);
             pthread_cond_timedwait(&z->wake, &z->lock, &until);
             continue;
         }
@@ -457,11 +457,7 @@ transport *zmqdrv_open(const transport_config *cfg, char *err, size_t errlen) {
     if (cfg->max_message_size > 0 && (long long)z->batch_bytes > cfg->max_message_size)
         z->batch_bytes = (size_t)cfg->max_message_size; /* a peer would refuse more */
     pthread_mutex_init(&z->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&z->wake, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&z->wake);
     zmq_msg_init(&z->header);
     z->ctx = zmq_ctx_new();
     if (z->ctx) z->pull = zmq_socket(z->ctx, ZMQ_PULL);
