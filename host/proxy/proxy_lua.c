@@ -34,25 +34,39 @@ static void leave_on_signal(void *ctx) {
     proxy_close(p);
 }
 
-/* The methods hold the Proxy and Message metatables as upvalues: comparing
- * with them costs a fraction of a registry lookup, on every message. */
-#define UP_PROXY_META lua_upvalueindex(1)
-#define UP_MSG_META lua_upvalueindex(2)
+/* Every proxy has a metatable of its own, whose __index is a table of its
+ * own holding the methods and name, group_name and component_type: reading
+ * those (proxy:isend, proxy.name: once each per message a script builds and
+ * sends) is a table lookup in the VM, not a call. What changes (peers,
+ * dropped, ...) comes from l_fields, the __index of that table. A proxy is
+ * recognised by a mark in its metatable. */
+static const char proxy_mark, proxy_self_key, proxy_methods_key, proxy_fields_key;
+
+/* The methods hold the Message metatable as upvalue 1. */
+#define UP_MSG_META lua_upvalueindex(1)
+
+static lproxy *test_proxy(lua_State *L, int idx) {
+    lproxy *lp = lua_touserdata(L, idx);
+    if (!lp || !lua_getmetatable(L, idx)) return NULL;
+    int ok = lua_rawgetp(L, -1, &proxy_mark) == LUA_TBOOLEAN;
+    lua_pop(L, 2);
+    return ok ? lp : NULL;
+}
+
+static lproxy *check_proxy(lua_State *L, int idx) {
+    lproxy *lp = test_proxy(L, idx);
+    if (!lp) luaL_typeerror(L, idx, PROXY_TYPE);
+    return lp;
+}
 
 static proxy *check_open(lua_State *L, const char *method) {
-    lproxy *lp = lua_touserdata(L, 1);
-    int ok = lp && lua_getmetatable(L, 1);
-    if (ok) {
-        ok = lua_rawequal(L, -1, UP_PROXY_META);
-        lua_pop(L, 1);
-    }
-    if (!ok) lp = luaL_checkudata(L, 1, PROXY_TYPE); /* raises the usual error */
+    lproxy *lp = check_proxy(L, 1);
     if (!lp->p) luaL_error(L, "proxy:%s: the proxy is closed", method);
     return lp->p;
 }
 
 struct proxy *proxy_lua_check(lua_State *L, int idx) {
-    lproxy *lp = luaL_checkudata(L, idx, PROXY_TYPE);
+    lproxy *lp = check_proxy(L, idx);
     if (!lp->p) luaL_argerror(L, idx, "the proxy is closed");
     return lp->p;
 }
@@ -549,7 +563,7 @@ static int l_watch_fd(lua_State *L) {
 
 /* unwatch_fd(fd, ...): the reverse; nothing on a closed proxy. */
 static int l_unwatch_fd(lua_State *L) {
-    lproxy *lp = luaL_checkudata(L, 1, PROXY_TYPE);
+    lproxy *lp = check_proxy(L, 1);
     int top = lua_gettop(L);
     for (int i = 2; i <= top; i++) {
         lua_Integer fd = luaL_checkinteger(L, i);
@@ -559,7 +573,7 @@ static int l_unwatch_fd(lua_State *L) {
 }
 
 static int l_close(lua_State *L) {
-    lproxy *lp = luaL_checkudata(L, 1, PROXY_TYPE);
+    lproxy *lp = check_proxy(L, 1);
     if (!lp->p) return 0;
     proxy *p = lp->p;
     lp->p = NULL;
@@ -570,7 +584,7 @@ static int l_close(lua_State *L) {
 
 static int l_gc(lua_State *L) {
     l_close(L);
-    lproxy *lp = luaL_checkudata(L, 1, PROXY_TYPE);
+    lproxy *lp = check_proxy(L, 1);
     free(lp->name);
     free(lp->group);
     free(lp->type);
@@ -610,43 +624,79 @@ static void push_peers(lua_State *L, proxy *p) {
     lua_pop(L, 1);
 }
 
-static int l_index(lua_State *L) {
-    lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1; /* a method: the hot path */
-    /* name, group_name, component_type: read for every message built. */
-    if (lua_getiuservalue(L, 1, 1) == LUA_TTABLE) {
-        lua_pushvalue(L, 2);
-        if (lua_rawget(L, -2) != LUA_TNIL) return 1;
-    }
-    lproxy *lp = luaL_checkudata(L, 1, PROXY_TYPE);
-    const char *k = luaL_checkstring(L, 2);
+/* The fields that change, read through the proxy's own table (argument 1),
+ * which holds the proxy under proxy_self_key. */
+static int l_fields(lua_State *L) {
+    lua_rawgetp(L, 1, &proxy_self_key);
+    lproxy *lp = test_proxy(L, -1);
+    const char *k = lua_tostring(L, 2);
+    if (!lp || !k) return 0;
     if (strcmp(k, "closed") == 0) {
         lua_pushboolean(L, lp->p == NULL);
         return 1;
     }
-    if (strcmp(k, "name") == 0) lua_pushstring(L, lp->name);
-    else if (strcmp(k, "group_name") == 0) lua_pushstring(L, lp->group);
-    else if (strcmp(k, "component_type") == 0) lua_pushstring(L, lp->type);
-    else if (!lp->p)
-        return luaL_error(L, "proxy.%s: the proxy is closed", k);
-    else if (strcmp(k, "address") == 0) lua_pushstring(L, proxy_address(lp->p));
-    else if (strcmp(k, "peers") == 0) {
+    int known = strcmp(k, "address") == 0 || strcmp(k, "peers") == 0 ||
+                strcmp(k, "dropped") == 0 || strcmp(k, "buffered") == 0 ||
+                strcmp(k, "peers_version") == 0;
+    if (!known) return 0;
+    if (!lp->p) return luaL_error(L, "proxy.%s: the proxy is closed", k);
+    if (strcmp(k, "address") == 0) {
+        lua_pushstring(L, proxy_address(lp->p));
+    } else if (strcmp(k, "peers") == 0) {
         proxy_tick(lp->p);
         push_peers(L, lp->p);
     } else if (strcmp(k, "dropped") == 0) {
         lua_pushinteger(L, (lua_Integer)proxy_dropped(lp->p));
     } else if (strcmp(k, "buffered") == 0) {
         lua_pushinteger(L, (lua_Integer)proxy_buffered(lp->p));
-    } else if (strcmp(k, "peers_version") == 0) {
+    } else {
         proxy_tick(lp->p);
         lua_pushinteger(L, (lua_Integer)proxy_peers_version(lp->p));
-    } else
-        lua_pushnil(L);
+    }
     return 1;
 }
 
+/* Gives the joined proxy on top its own metatable and field table. */
+static void set_own_metatable(lua_State *L, lproxy *lp) {
+    int ud = lua_gettop(L);
+    lua_newtable(L); /* the fields and methods */
+    int t = lua_gettop(L);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &proxy_methods_key);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, t);
+    }
+    lua_pop(L, 1);
+    lua_pushstring(L, lp->name);
+    lua_setfield(L, t, "name");
+    lua_pushstring(L, lp->group);
+    lua_setfield(L, t, "group_name");
+    lua_pushstring(L, lp->type);
+    lua_setfield(L, t, "component_type");
+    lua_pushvalue(L, ud);
+    lua_rawsetp(L, t, &proxy_self_key);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &proxy_fields_key);
+    lua_setmetatable(L, t);
+    lua_newtable(L); /* the metatable: the shared one's entries, and __index */
+    int mt = lua_gettop(L);
+    luaL_getmetatable(L, PROXY_TYPE);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, mt);
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, t);
+    lua_setfield(L, mt, "__index");
+    lua_setmetatable(L, ud);
+    lua_settop(L, ud);
+}
+
 static int l_tostring(lua_State *L) {
-    lproxy *lp = luaL_checkudata(L, 1, PROXY_TYPE);
+    lproxy *lp = check_proxy(L, 1);
     if (lp->name)
         lua_pushfstring(L, "Proxy(%s, %s, group %s%s)", lp->name, lp->type, lp->group,
                         lp->p ? "" : ", closed");
@@ -767,7 +817,7 @@ static int l_new(lua_State *L) {
     opt_rejoin(L, &c);
     c.take_over_name = opt_bool(L, "take_over_name");
 
-    lproxy *lp = lua_newuserdatauv(L, sizeof *lp, 1);
+    lproxy *lp = lua_newuserdatauv(L, sizeof *lp, 0);
     memset(lp, 0, sizeof *lp);
     buf_init(&lp->scratch);
     buf_init(&lp->payload_scratch);
@@ -786,14 +836,7 @@ static int l_new(lua_State *L) {
     lp->type = strdup(proxy_type(p));
     lp->p = p;
     if (!lp->name || !lp->group || !lp->type) return luaL_error(L, "maro.Proxy: out of memory");
-    lua_createtable(L, 0, 3);
-    lua_pushstring(L, lp->name);
-    lua_setfield(L, -2, "name");
-    lua_pushstring(L, lp->group);
-    lua_setfield(L, -2, "group_name");
-    lua_pushstring(L, lp->type);
-    lua_setfield(L, -2, "component_type");
-    lua_setiuservalue(L, -2, 1);
+    set_own_metatable(L, lp);
     return 1;
 }
 
@@ -819,6 +862,16 @@ static int l_debug_raw_send(lua_State *L) {
 
 void proxy_register(lua_State *L) {
     if (luaL_newmetatable(L, PROXY_TYPE)) {
+        /* What every proxy's own metatable starts from (set_own_metatable);
+         * a proxy still joining has this one. */
+        lua_pushcfunction(L, l_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, l_close);
+        lua_setfield(L, -2, "__close");
+        lua_pushcfunction(L, l_tostring);
+        lua_setfield(L, -2, "__tostring");
+        lua_pushboolean(L, 1);
+        lua_rawsetp(L, -2, &proxy_mark);
         static const luaL_Reg methods[] = {
             {"isend", l_isend},           {"send", l_send},
             {"iscatter", l_iscatter},     {"scatter", l_scatter},
@@ -829,17 +882,13 @@ void proxy_register(lua_State *L) {
             {"close", l_close},           {"watch_fd", l_watch_fd},
             {"unwatch_fd", l_unwatch_fd}, {NULL, NULL}};
         luaL_newlibtable(L, methods);
-        lua_pushvalue(L, -2);
         luaL_getmetatable(L, MESSAGE_TYPE); /* message_register ran before */
-        luaL_setfuncs(L, methods, 2);
-        lua_pushcclosure(L, l_index, 1);
+        luaL_setfuncs(L, methods, 1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &proxy_methods_key);
+        lua_createtable(L, 0, 1);
+        lua_pushcfunction(L, l_fields);
         lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, l_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, l_close);
-        lua_setfield(L, -2, "__close");
-        lua_pushcfunction(L, l_tostring);
-        lua_setfield(L, -2, "__tostring");
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &proxy_fields_key);
     }
     lua_pop(L, 1);
     lua_pushcfunction(L, l_new);
