@@ -97,6 +97,25 @@ describe("maro.testing", function()
       assert.has_error(function() g:add("worker", "worker_1") end)
     end)
 
+    it("collects a proxy nobody refers to, and its name is free again", function()
+      g = testing.group{ master = 1 }
+      local function temp()
+        return maro.Proxy{ hub = g.hub, group_name = g.name, component_type = "worker",
+          component_name = "temp" }
+      end
+      local weak = setmetatable({}, { __mode = "v" })
+      do
+        weak[1] = temp()
+        assert.has_error(temp) -- the name is taken while it lives
+      end
+      collectgarbage()
+      collectgarbage()
+      assert.is_nil(weak[1])
+      local again = temp()
+      assert.are.equal("temp", again.name)
+      again:close()
+    end)
+
     it("needs no Redis and opens no socket", function()
       local before = socket_count()
       g = testing.group{ master = 1, worker = 2 }
