@@ -40,10 +40,30 @@ int wire_batch_open(wire_batch *b, const char *data, size_t len, char *err, size
 static const char *skip_item(mp_reader *r) {
     uint64_t owed = 1;
     while (owed > 0) {
+        owed--;
+        /* What headers are made of (fixarray, fixint, fixstr, str 8, nil) is
+         * stepped over here; anything else goes through mp_read. */
+        if (r->p < r->end) {
+            unsigned c = *r->p;
+            size_t left = (size_t)(r->end - r->p);
+            if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+                r->p++;
+                continue;
+            }
+            if ((c & 0xf0) == 0x90) {
+                owed += c & 0x0f;
+                r->p++;
+                continue;
+            }
+            size_t len = (c & 0xe0) == 0xa0 ? (c & 0x1f) + 1 : c == 0xd9 && left >= 2 ? r->p[1] + 2u : 0;
+            if (len && len <= left) {
+                r->p += len;
+                continue;
+            }
+        }
         mp_item it;
         const char *why = mp_read(r, &it);
         if (why) return why;
-        owed--;
         if (it.kind == MP_ARRAY) owed += it.v.count;
         else if (it.kind == MP_MAP) owed += 2 * (uint64_t)it.v.count;
     }
