@@ -157,6 +157,19 @@ describe("maro.testing", function()
       m, w1, w2 = g.master[1], g.worker[1], g.worker[2]
     end)
 
+    it("keeps every queued payload intact while the sender goes on sending", function()
+      -- The sender reuses the buffer of its last payload only when no queue
+      -- still holds it: these all wait, unread, in worker_1's queue.
+      for i = 1, 50 do
+        m:isend(testing.message("master_1", "worker_1", "data", ("%d"):format(i):rep(i)))
+      end
+      local got = testing.collect(w1)
+      assert.are.equal(50, #got)
+      for i, msg in ipairs(got) do
+        assert.are.equal(("%d"):format(i):rep(i), msg.payload)
+      end
+    end)
+
     it("isend and receive, with the wire's types kept", function()
       local payload = { 1, 2.5, "three", { nested = true }, [10] = false, big = ("x"):rep(5000) }
       local ids = m:isend(testing.message("master_1", "worker_1", "data", payload))

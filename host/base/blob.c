@@ -6,23 +6,41 @@
 
 struct blob {
     atomic_int refs;
-    size_t size;
+    size_t size, cap; /* cap: room in inline_data (copies only) */
     char *data; /* inline_data for copies, a taken buffer, or wrapped bytes */
     void (*release)(void *ctx);
     void *ctx;
     char inline_data[];
 };
 
-blob *blob_copy(const void *data, size_t size) {
-    blob *b = malloc(sizeof *b + size + 1);
+static blob *copy_with_room(const void *data, size_t size, size_t cap) {
+    blob *b = malloc(sizeof *b + cap + 1);
     if (!b) return NULL;
     atomic_init(&b->refs, 1);
     b->size = size;
+    b->cap = cap;
     b->data = b->inline_data;
     b->release = NULL;
     if (size) memcpy(b->data, data, size);
     b->data[size] = '\0';
     return b;
+}
+
+blob *blob_copy(const void *data, size_t size) { return copy_with_room(data, size, size); }
+
+blob *blob_refill(blob **spare, const void *data, size_t size) {
+    blob *b = *spare;
+    /* Only when no one else holds it may its bytes change. */
+    if (b && b->data == b->inline_data && b->cap >= size &&
+        atomic_load_explicit(&b->refs, memory_order_acquire) == 1) {
+        memcpy(b->data, data, size);
+        b->data[size] = '\0';
+        b->size = size;
+        return blob_ref(b);
+    }
+    blob_unref(b);
+    *spare = copy_with_room(data, size, size < 256 ? 256 : size);
+    return *spare ? blob_ref(*spare) : NULL;
 }
 
 blob *blob_take(char *data, size_t size) {
@@ -33,6 +51,7 @@ blob *blob_take(char *data, size_t size) {
     }
     atomic_init(&b->refs, 1);
     b->size = size;
+    b->cap = 0;
     b->data = data;
     b->release = NULL;
     return b;
@@ -43,6 +62,7 @@ blob *blob_wrap(const char *data, size_t size, void (*release)(void *ctx), void 
     if (!b) return NULL;
     atomic_init(&b->refs, 1);
     b->size = size;
+    b->cap = 0;
     b->data = (char *)data;
     b->release = release;
     b->ctx = ctx;

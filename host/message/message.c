@@ -89,17 +89,17 @@ static message *push_new(lua_State *L, const wire_header *h, size_t extra, int m
 
 message *message_push(lua_State *L, const wire_header *h) { return push_new(L, h, 0, 0); }
 
-message *message_push_received(lua_State *L, const wire_header *h, blob *payload) {
+message *message_push_received(lua_State *L, const wire_header *h, blob *payload, int meta) {
     size_t size = blob_size(payload);
     if (size <= INLINE_PAYLOAD_MAX) {
-        message *m = push_new(L, h, size, 0);
+        message *m = push_new(L, h, size, meta);
         char *bytes = (char *)m->h.message_id.ptr + m->h.message_id.len + 1;
         memcpy(bytes, blob_data(payload), size);
         m->encoded = bytes;
         m->encoded_len = size;
         return m;
     }
-    message *m = push_new(L, h, 0, 0);
+    message *m = push_new(L, h, 0, meta);
     blob **holder = lua_newuserdatauv(L, sizeof *holder, 0);
     *holder = blob_ref(payload);
     luaL_setmetatable(L, BYTES_TYPE);
@@ -170,11 +170,11 @@ void message_push_payload(lua_State *L, int idx) {
     push_payload(L, idx, message_check(L, idx));
 }
 
-/* Payloads up to this size are copied out of the caller's scratch buffer;
+/* Payloads up to this size are copied into the caller's spare blob;
  * a bigger one takes the buffer itself rather than be copied. */
 #define SCRATCH_COPY_MAX 4096
 
-int message_encode(lua_State *L, int idx, wire_slice group, buf *header, buf *scratch,
+int message_encode(lua_State *L, int idx, wire_slice group, buf *header, message_scratch *scratch,
                    blob **payload, char *err, size_t errlen) {
     idx = lua_absindex(L, idx);
     message *m = lua_touserdata(L, idx);
@@ -199,7 +199,7 @@ int message_encode(lua_State *L, int idx, wire_slice group, buf *header, buf *sc
         }
         return 0;
     }
-    buf own, *pb = scratch ? scratch : &own;
+    buf own, *pb = scratch ? &scratch->bytes : &own;
     if (!scratch) buf_init(&own);
     pb->len = 0;
     pb->failed = 0;
@@ -211,7 +211,7 @@ int message_encode(lua_State *L, int idx, wire_slice group, buf *header, buf *sc
         return -1;
     }
     if (scratch && pb->len <= SCRATCH_COPY_MAX) {
-        *payload = blob_copy(pb->data, pb->len);
+        *payload = blob_refill(&scratch->spare, pb->data, pb->len);
     } else {
         *payload = blob_take(pb->data, pb->len);
         buf_init(pb);
@@ -229,7 +229,7 @@ message *message_push_decoded(lua_State *L, const char *header, size_t header_le
     if (wire_header_decode(header, header_len, &h, err, errlen)) return NULL;
     if (payload_decode(NULL, blob_data(payload), blob_size(payload), err, errlen) != 0)
         return NULL;
-    return message_push_received(L, &h, payload);
+    return message_push_received(L, &h, payload, 0);
 }
 
 /* ---- the Lua side ------------------------------------------------------ */
@@ -316,13 +316,14 @@ static int new_message(lua_State *L, const char *ctor, int default_type) {
     lua_pushnil(L); /* 2: the payload */
     /* One pass over the table. Field names are short strings, which Lua
      * interns: a key is a field exactly when it is the same object as the
-     * field's name, kept as an upvalue, so comparing addresses suffices. */
+     * field's name, kept as an upvalue, so comparing addresses suffices
+     * (lua_topointer gives no other key, of any type, those addresses). */
     const void *const *names = lua_touserdata(L, UP_CTOR_NAMES);
     wire_slice field[F_COUNT + 1];
     memset(field, 0, sizeof field);
     lua_pushnil(L);
     while (lua_next(L, 1)) {
-        const void *key = lua_type(L, -2) == LUA_TSTRING ? lua_topointer(L, -2) : NULL;
+        const void *key = lua_topointer(L, -2);
         int f = 1;
         while (f <= F_COUNT && names[f] != key) f++;
         if (f > F_COUNT)

@@ -20,8 +20,9 @@ message *message_push(lua_State *L, const wire_header *h);
 
 /* Pushes a message with h's fields whose payload is received bytes, already
  * checked; they are decoded on first access. Small payloads are copied into
- * the message, large ones shared (a reference is taken). */
-message *message_push_received(lua_State *L, const wire_header *h, blob *payload);
+ * the message, large ones shared (a reference is taken). meta: where the
+ * caller holds the Message metatable (an upvalue), or 0 to look it up. */
+message *message_push_received(lua_State *L, const wire_header *h, blob *payload, int meta);
 
 message *message_check(lua_State *L, int idx); /* raises a type error otherwise */
 message *message_test(lua_State *L, int idx);  /* NULL when idx is no message */
@@ -33,12 +34,17 @@ const wire_header *message_header(const message *m);
 /* Pushes the payload, decoding it on first use. */
 void message_push_payload(lua_State *L, int idx);
 
+/* What a sender keeps between messages so that encoding a small payload
+ * allocates nothing: the bytes being encoded, and the blob last sent. */
+typedef struct message_scratch {
+    buf bytes;
+    blob *spare;
+} message_scratch;
+
 /* Encodes the message at idx (checked by the caller): the header frame into header (with this group),
  * and a blob of the payload frame into *payload (shared, not copied, when the
- * payload was never decoded). scratch, when not NULL, is a buffer kept by the
- * caller for the encoding, so that small payloads cost one allocation.
- * Returns 0, or -1 with err filled. */
-int message_encode(lua_State *L, int idx, wire_slice group, buf *header, buf *scratch,
+ * payload was never decoded). scratch may be NULL. Returns 0, or -1 with err filled. */
+int message_encode(lua_State *L, int idx, wire_slice group, buf *header, message_scratch *scratch,
                    blob **payload,
                    char *err, size_t errlen);
 

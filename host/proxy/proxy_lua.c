@@ -22,7 +22,7 @@ typedef struct lproxy {
     proxy *p; /* NULL once closed */
     char *name, *group, *type; /* still readable after close; freed by __gc */
     buf scratch;               /* header frames of isend/send, reused */
-    buf payload_scratch;       /* their payloads, encoded before they are copied */
+    message_scratch payload;   /* their payloads */
 } lproxy;
 
 #define ERRLEN 1024
@@ -104,8 +104,9 @@ static const char *check_name(lua_State *L, int idx, const char *method, const c
     return s;
 }
 
-static void push_message(lua_State *L, proxy *p, rx_item *it) {
-    message_push_received(L, &it->h, it->payload);
+/* meta: where the caller holds the Message metatable. */
+static void push_message(lua_State *L, proxy *p, rx_item *it, int meta) {
+    message_push_received(L, &it->h, it->payload, meta);
     proxy_release(p, it);
 }
 
@@ -220,12 +221,12 @@ static int wait_for_ids(lua_State *L, proxy *p, int ids, double deadline, const 
     lua_Integer got = 0;
     rx_item *it;
     while (mc.remaining > 0 && (it = proxy_take_buffered(p, match_ids, &mc))) {
-        push_message(L, p, it);
+        push_message(L, p, it, UP_MSG_META);
         lua_rawseti(L, replies, ++got);
     }
     int status = PROXY_GOT;
     while (mc.remaining > 0 && (it = proxy_wait_next(p, deadline, match_ids, &mc, &status))) {
-        push_message(L, p, it);
+        push_message(L, p, it, UP_MSG_META);
         lua_rawseti(L, replies, ++got);
     }
     lua_newtable(L);
@@ -261,7 +262,7 @@ static wire_slice start_and_send(lua_State *L, proxy *p, int msg_idx, const char
     blob *payload = NULL;
     proxy_tick(p);
     lp->scratch.len = 0;
-    if (message_encode(L, msg_idx, group_slice(p), &lp->scratch, &lp->payload_scratch, &payload,
+    if (message_encode(L, msg_idx, group_slice(p), &lp->scratch, &lp->payload, &payload,
                        err, sizeof err) != 0)
         luaL_error(L, "proxy:%s: %s", method, err);
     if (h->session_type != SESSION_NONE && h->session_stage == wire_request_stage(h->session_type))
@@ -391,14 +392,14 @@ static int l_broadcast(lua_State *L) {
 
 /* One message within timeout seconds (< 0: forever). The clock is read
  * only when nothing is waiting already. */
-static int receive_one(lua_State *L, proxy *p, double timeout) {
+static int receive_one(lua_State *L, proxy *p, double timeout, int meta) {
     rx_item *it = proxy_take_buffered(p, NULL, NULL);
     int status;
     if (!it) it = proxy_wait_next(p, PROXY_NO_WAIT, NULL, NULL, &status);
     if (!it && timeout != 0)
         it = proxy_wait_next(p, timeout < 0 ? -1 : clock_now() + timeout, NULL, NULL, &status);
     if (!it) return 0;
-    push_message(L, p, it);
+    push_message(L, p, it, meta);
     return 1;
 }
 
@@ -409,7 +410,7 @@ static double check_timeout(lua_State *L, int idx, const char *method) {
 
 static int l_receive_once(lua_State *L) {
     proxy *p = check_open(L, "receive_once");
-    if (!receive_one(L, p, check_timeout(L, 2, "receive_once"))) lua_pushnil(L);
+    if (!receive_one(L, p, check_timeout(L, 2, "receive_once"), UP_MSG_META)) lua_pushnil(L);
     return 1;
 }
 
@@ -417,7 +418,7 @@ static int receive_step(lua_State *L) {
     lproxy *lp = lua_touserdata(L, lua_upvalueindex(1));
     if (!lp->p) return 0; /* closed inside the loop: the loop ends */
     double timeout = lua_isnil(L, lua_upvalueindex(2)) ? -1 : lua_tonumber(L, lua_upvalueindex(2));
-    if (!receive_one(L, lp->p, timeout)) lua_pushnil(L);
+    if (!receive_one(L, lp->p, timeout, lua_upvalueindex(3))) lua_pushnil(L);
     return 1;
 }
 
@@ -425,7 +426,8 @@ static int l_receive(lua_State *L) {
     check_open(L, "receive");
     check_deadline(L, 2, "receive");
     lua_settop(L, 2);
-    lua_pushcclosure(L, receive_step, 2);
+    lua_pushvalue(L, UP_MSG_META);
+    lua_pushcclosure(L, receive_step, 3); /* the proxy, the timeout, the Message metatable */
     return 1;
 }
 
@@ -590,7 +592,9 @@ static int l_gc(lua_State *L) {
     free(lp->type);
     lp->name = lp->group = lp->type = NULL;
     buf_free(&lp->scratch);
-    buf_free(&lp->payload_scratch);
+    buf_free(&lp->payload.bytes);
+    blob_unref(lp->payload.spare);
+    lp->payload.spare = NULL;
     return 0;
 }
 
@@ -820,7 +824,7 @@ static int l_new(lua_State *L) {
     lproxy *lp = lua_newuserdatauv(L, sizeof *lp, 0);
     memset(lp, 0, sizeof *lp);
     buf_init(&lp->scratch);
-    buf_init(&lp->payload_scratch);
+    buf_init(&lp->payload.bytes);
     luaL_setmetatable(L, PROXY_TYPE);
     signals_watch(L, leave_on_signal, lp);
     char err[ERRLEN];
