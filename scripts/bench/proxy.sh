@@ -7,7 +7,10 @@
 #
 #   scripts/bench/proxy.sh [options]
 #     --runs R        repetitions of every measurement; medians are quoted (default 5)
-#     --n N           64-byte messages per throughput run (default 200000)
+#     --n N           64-byte messages per throughput run (default 2000000: long
+#                     enough that both sides run in their steady state; raw
+#                     moves 200000 in under 50 ms, where scheduling noise and
+#                     warm-up decide the figure)
 #     --n-bw N        1 MiB messages per bandwidth run (default 200)
 #     --n-rtt N       round trips per run (default 2000)
 #     --n-fanout N    broadcast rounds per run (default 200)
@@ -45,7 +48,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 bench_dir=$root/scripts/bench
 
-runs=5 n_thr=200000 n_bw=200 n_rtt=2000 n_fanout=200 workers=32 raw_only=0
+runs=5 n_thr=2000000 n_bw=200 n_rtt=2000 n_fanout=200 workers=32 raw_only=0
 build_dir=${MARO_BUILD_DIR:-$root/build}
 usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
 positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || { echo "$0: $1 wants a positive integer, got '$2'" >&2; exit 2; }; }
