@@ -660,19 +660,24 @@ static int l_fields(lua_State *L) {
     return 1;
 }
 
+/* Copies the entries of the table on top into the table at dst, and pops it. */
+static void move_entries(lua_State *L, int dst) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, dst);
+    }
+    lua_pop(L, 1);
+}
+
 /* Gives the joined proxy on top its own metatable and field table. */
 static void set_own_metatable(lua_State *L, lproxy *lp) {
     int ud = lua_gettop(L);
     lua_newtable(L); /* the fields and methods */
     int t = lua_gettop(L);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &proxy_methods_key);
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, t);
-    }
-    lua_pop(L, 1);
+    move_entries(L, t);
     lua_pushstring(L, lp->name);
     lua_setfield(L, t, "name");
     lua_pushstring(L, lp->group);
@@ -686,13 +691,7 @@ static void set_own_metatable(lua_State *L, lproxy *lp) {
     lua_newtable(L); /* the metatable: the shared one's entries, and __index */
     int mt = lua_gettop(L);
     luaL_getmetatable(L, PROXY_TYPE);
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, mt);
-    }
-    lua_pop(L, 1);
+    move_entries(L, mt);
     lua_pushvalue(L, t);
     lua_setfield(L, mt, "__index");
     lua_setmetatable(L, ud);
