@@ -631,6 +631,8 @@ static void push_peers(lua_State *L, proxy *p) {
 /* The fields that change, read through the proxy's own table (argument 1),
  * which holds the proxy under proxy_self_key. */
 static int l_fields(lua_State *L) {
+    static const char *const names[] = {"address", "peers", "dropped", "buffered",
+                                        "peers_version", NULL};
     lua_rawgetp(L, 1, &proxy_self_key);
     lproxy *lp = test_proxy(L, -1);
     const char *k = lua_tostring(L, 2);
@@ -639,21 +641,19 @@ static int l_fields(lua_State *L) {
         lua_pushboolean(L, lp->p == NULL);
         return 1;
     }
-    int known = strcmp(k, "address") == 0 || strcmp(k, "peers") == 0 ||
-                strcmp(k, "dropped") == 0 || strcmp(k, "buffered") == 0 ||
-                strcmp(k, "peers_version") == 0;
-    if (!known) return 0;
+    int f = 0;
+    while (names[f] && strcmp(k, names[f]) != 0) f++;
+    if (!names[f]) return 0;
     if (!lp->p) return luaL_error(L, "proxy.%s: the proxy is closed", k);
-    if (strcmp(k, "address") == 0) {
-        lua_pushstring(L, proxy_address(lp->p));
-    } else if (strcmp(k, "peers") == 0) {
+    switch (f) {
+    case 0: lua_pushstring(L, proxy_address(lp->p)); break;
+    case 1:
         proxy_tick(lp->p);
         push_peers(L, lp->p);
-    } else if (strcmp(k, "dropped") == 0) {
-        lua_pushinteger(L, (lua_Integer)proxy_dropped(lp->p));
-    } else if (strcmp(k, "buffered") == 0) {
-        lua_pushinteger(L, (lua_Integer)proxy_buffered(lp->p));
-    } else {
+        break;
+    case 2: lua_pushinteger(L, (lua_Integer)proxy_dropped(lp->p)); break;
+    case 3: lua_pushinteger(L, (lua_Integer)proxy_buffered(lp->p)); break;
+    default:
         proxy_tick(lp->p);
         lua_pushinteger(L, (lua_Integer)proxy_peers_version(lp->p));
     }
