@@ -29,6 +29,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "wire/batch.h"
 
 /* Payloads up to this size are copied: a zero-copy message costs two
@@ -49,7 +50,7 @@ typedef struct zmqdrv {
     int in_batch;     /* header holds a batch not read to its end */
     wire_batch batch;
     transport_config cfg;
-    size_t batch_bytes;
+    size_t batch_bytes; /* the largest batch; 0: none fits under max_message_size */
     char address[300];
     pthread_mutex_t lock; /* PUSH sockets, batches, peers, oldest, stop */
     pthread_cond_t wake;  /* the flusher: a batch began, or stop */
@@ -210,8 +211,7 @@ static int send_locked(zmqdrv *z, transport_peer *p, const char *header, size_t 
         }
     }
     double now = clock_now();
-    if (small && now - p->last_sent < BATCH_STREAM_GAP &&
-        z->batch_bytes >= WIRE_BATCH_PREFIX + BATCH_ITEM_MAX) {
+    if (small && z->batch_bytes && now - p->last_sent < BATCH_STREAM_GAP) {
         if (batch_add(p, header, header_len, payload) != 0) goto oom;
         p->last_sent = now;
         batch_began(z, now);
@@ -280,7 +280,10 @@ static void zmqdrv_disconnect(transport *t, transport_peer *p, int discard) {
     } else if (flush_peer(p) == 0) {
         /* A full queue: the batch may wait for room as long as the linger. */
         set_int(p->push, ZMQ_SNDTIMEO, z->cfg.linger_ms);
-        zmq_send(p->push, p->batch.data, p->batch.len, 0);
+        if (zmq_send(p->push, p->batch.data, p->batch.len, 0) < 0)
+            log_warn("closing a connection with a full queue: %d batched message%s did not "
+                     "leave within the linger (%d ms) and are lost", p->batched,
+                     p->batched == 1 ? "" : "s", z->cfg.linger_ms);
     }
     zmq_close(p->push); /* queued messages keep going out for the linger time */
     pthread_mutex_unlock(&z->lock);
@@ -456,6 +459,7 @@ transport *zmqdrv_open(const transport_config *cfg, char *err, size_t errlen) {
     z->batch_bytes = BATCH_BYTES;
     if (cfg->max_message_size > 0 && (long long)z->batch_bytes > cfg->max_message_size)
         z->batch_bytes = (size_t)cfg->max_message_size; /* a peer would refuse more */
+    if (z->batch_bytes < WIRE_BATCH_PREFIX + BATCH_ITEM_MAX) z->batch_bytes = 0; /* no batches */
     pthread_mutex_init(&z->lock, NULL);
     clock_cond_init(&z->wake);
     zmq_msg_init(&z->header);
