@@ -32,6 +32,9 @@ static const char message_mt_key;
 /* The constructors' field names, as upvalues: no C string lookups per call. */
 enum { F_TAG = 1, F_SOURCE, F_DESTINATION, F_PAYLOAD, F_SESSION_ID, F_MESSAGE_ID,
        F_SESSION_TYPE, F_SESSION_STAGE, F_COUNT = F_SESSION_STAGE };
+/* Upvalues: the metamethods hold the metatable as their first; the
+ * constructors hold the field names, their addresses and the metatable. */
+#define UP_META lua_upvalueindex(1)
 #define UP_CTOR_NAMES lua_upvalueindex(F_COUNT + 1)
 #define UP_CTOR_META lua_upvalueindex(F_COUNT + 2)
 static const char *const field_names[] = {NULL, "tag", "source", "destination", "payload",
@@ -148,8 +151,6 @@ message *message_check_with(lua_State *L, int idx, int meta) {
     return message_check(L, idx); /* raises the usual error */
 }
 
-/* The metamethods hold the metatable as upvalue 1. */
-#define UP_META lua_upvalueindex(1)
 const wire_header *message_header(const message *m) { return &m->h; }
 
 static void push_payload(lua_State *L, int idx, message *m) {
@@ -316,8 +317,11 @@ static int new_message(lua_State *L, const char *ctor, int default_type) {
     lua_pushnil(L); /* 2: the payload */
     /* One pass over the table. Field names are short strings, which Lua
      * interns: a key is a field exactly when it is the same object as the
-     * field's name, kept as an upvalue, so comparing addresses suffices
-     * (lua_topointer gives no other key, of any type, those addresses). */
+     * field's name, kept as an upvalue, so comparing addresses suffices.
+     * lua_topointer gives NULL for numbers and booleans, and tables and
+     * functions live at other addresses; only a light userdata made in C
+     * with such an address could pass for a field, and it would still be
+     * checked as a string. */
     const void *const *names = lua_touserdata(L, UP_CTOR_NAMES);
     wire_slice field[F_COUNT + 1];
     memset(field, 0, sizeof field);
