@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake pkg-config
-  liblua5.4-dev lua5.4 libzmq3-dev libhiredis-dev uuid-dev libmsgpack-dev  # build
+  liblua5.4-dev lua5.4 libzmq3-dev libhiredis-dev uuid-dev libmsgpack-dev libsodium-dev  # build
   lua-busted redis-server                                                   # tests
   clang libclang-rt-14-dev valgrind                                         # fuzzing, sanitizers
 )

@@ -6,6 +6,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "events/register_table.h"
+#include "keys/group_key.h"
 #include "launch/launch_lua.h"
 #include "message/message.h"
 #include "proxy/proxy_lua.h"
@@ -45,6 +46,15 @@ static int l_log_level(lua_State *L) {
     return 1;
 }
 
+/* group_key_new(): the text of a new group key file (marohost keygen). */
+static int l_group_key_new(lua_State *L) {
+    char text[GROUP_KEY_TEXT_MAX], err[256];
+    if (group_key_new_text(text, sizeof text, err, sizeof err) != 0)
+        return luaL_error(L, "group_key_new: %s", err);
+    lua_pushstring(L, text);
+    return 1;
+}
+
 static int l_log_name(lua_State *L) {
     log_set_name(luaL_checkstring(L, 1));
     return 0;
@@ -53,7 +63,8 @@ static int l_log_name(lua_State *L) {
 int luaopen_maro_core(lua_State *L) {
     static const luaL_Reg funcs[] = {{"now", l_now},         {"uuid", l_uuid},
                                      {"log", l_log},         {"log_level", l_log_level},
-                                     {"log_name", l_log_name}, {NULL, NULL}};
+                                     {"log_name", l_log_name}, {"group_key_new", l_group_key_new},
+                                     {NULL, NULL}};
     luaL_newlib(L, funcs);
     lua_pushliteral(L, MARO_VERSION);
     lua_setfield(L, -2, "VERSION");

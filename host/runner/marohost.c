@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "keys/group_key.h"
 #include "embedded.h"
 #include "lua_alloc.h"
 
@@ -18,6 +19,7 @@ static void print_usage(FILE *out) {
     fprintf(out,
             "usage: %s [options] [script [args...]]\n"
             "       %s launch job.lua [args...]   (see %s launch --help)\n"
+            "       %s keygen PATH                write a new group key file (mode 0600)\n"
             "Runs a Lua %s script with the maro library (require \"maro\") built in;\n"
             "'launch' runs a job of several components on this machine.\n"
             "\n"
@@ -36,7 +38,7 @@ static void print_usage(FILE *out) {
             "With no script, standard input is run when it is not a terminal.\n"
             "The script gets its arguments as ... and in the global table 'arg'.\n"
             "An uncaught error prints a traceback and exits with status 1.\n",
-            progname, progname, progname, LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
+            progname, progname, progname, progname, LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
 }
 
 static void print_version(void) {
@@ -241,6 +243,26 @@ static int run_launch(lua_State *L, struct run *r) {
     return 0;
 }
 
+/* marohost keygen PATH: a new group key file, never over an existing one. */
+static int run_keygen(struct run *r) {
+    char err[512];
+    if (r->argc != 3 || r->argv[2][0] == '-') {
+        fprintf(r->argc == 3 && strcmp(r->argv[2], "--help") == 0 ? stdout : stderr,
+                "usage: %s keygen PATH\n"
+                "Writes a new group key file at PATH (mode 0600; an existing file is never\n"
+                "overwritten). Members given it (group_key, MARO_GROUP_KEY_FILE) form a closed\n"
+                "group: see docs/security.md.\n", progname);
+        r->status = r->argc == 3 && strcmp(r->argv[2], "--help") == 0 ? EXIT_SUCCESS : 2;
+        return 0;
+    }
+    if (group_key_write_new(r->argv[2], err, sizeof err) != 0) {
+        fprintf(stderr, "%s keygen: %s\n", progname, err);
+        return 0;
+    }
+    r->status = EXIT_SUCCESS;
+    return 0;
+}
+
 static int pmain(lua_State *L) {
     struct run *r = lua_touserdata(L, 1);
     int argc = r->argc;
@@ -248,6 +270,7 @@ static int pmain(lua_State *L) {
     struct options o;
     r->status = EXIT_FAILURE;
     if (argc > 1 && strcmp(argv[1], "launch") == 0) return run_launch(L, r);
+    if (argc > 1 && strcmp(argv[1], "keygen") == 0) return run_keygen(r);
     if (parse_args(argc, argv, &o) != 0) return 0;
     if (o.help) {
         print_usage(stdout);
