@@ -1,12 +1,14 @@
--- Batches (docs/protocol.md, "Batches"): a single-frame ZeroMQ message holds
--- several messages. A receiving proxy delivers a batch's messages in order,
--- drops what is malformed from the first unreadable item on, and counts it;
--- a sender streaming small messages batches them, and they leave on their own
--- while its script is busy elsewhere, in frames no bigger than
--- max_message_size.
+-- Batches (docs/protocol.md, "Packets"): one packet holds several messages.
+-- A receiving proxy delivers them in order, drops a bad message alone when
+-- the next one can still be read (an ext payload, an integer above
+-- 2^63-1, another destination), drops the rest of the packet from the first
+-- message it cannot delimit, and counts what it drops; a sender streaming
+-- small messages batches them, and they leave on their own while its script
+-- is busy elsewhere, in frames no bigger than max_message_size.
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local procs = dofile(here .. "support/procs.lua")
 local redis_support = dofile(here .. "support/redis.lua")
+local pk = dofile(here .. "support/packet.lua")
 local maro = require("maro")
 local core = require("maro.core")
 
@@ -25,21 +27,30 @@ describe("batches", function()
     procs.cleanup()
   end)
 
-  local function frames(tag, payload, g)
-    return maro.wire.encode(maro.Message{ tag = tag, source = "stranger",
-      destination = "receiver", payload = payload }, g or group)
+  -- A packet from "stranger" holding these messages (tables for pk.message).
+  local function packet(messages, head)
+    local h = { group = group, sender = "stranger", count = #messages }
+    for k, v in pairs(head or {}) do h[k] = v end
+    local body = {}
+    for i, m in ipairs(messages) do
+      body[i] = pk.message(m)
+    end
+    return pk.head(h) .. table.concat(body)
   end
 
-  -- A batch frame: an array 32 of `items` items, then the given bytes.
-  local function batch(items, ...)
-    return "\xdd" .. string.pack(">I4", items) .. table.concat({ ... })
+  -- The first message names everything; the others repeat its names.
+  local function first(tag, payload)
+    return { tag = tag, dest = "receiver", sid = "s1", mid = "m1", payload = payload }
+  end
+  local function next_one(tag, payload)
+    return { tag = tag, sid = "s" .. tag, mid = "m" .. tag, payload = payload }
   end
 
   -- Sends one frame; returns the "tag=payload" of the messages received, and
   -- how many messages the proxy dropped, once it has counted `drops`.
   local function deliver(frame, messages, drops)
     local before = receiver.dropped
-    core.debug_raw_send(receiver.address, { frame })
+    core.testing.raw_send(receiver.address, { frame })
     local got = {}
     for _ = 1, messages do
       local msg = receiver:receive_once(10)
@@ -53,42 +64,74 @@ describe("batches", function()
     return got, receiver.dropped - before
   end
 
-  it("delivers the messages of a batch in order", function()
-    local h1, p1 = frames("a", 1)
-    local h2, p2 = frames("b", "two")
-    local h3, p3 = frames("c", 3.5)
-    local got, dropped = deliver(batch(6, h1, p1, h2, p2, h3, p3), 3, 0)
-    assert.are.same({ "a=1", "b=two", "c=3.5" }, got)
-    assert.are.equal(0, dropped)
+  it("delivers the messages of a batch in order, names repeated from the one before",
+    function()
+      local got, dropped = deliver(packet{ first("a", "\x01"), next_one("b", "\xa3two"),
+                                           next_one("c", "\xcb" .. string.pack(">d", 3.5)) },
+                                   3, 0)
+      assert.are.same({ "a=1", "b=two", "c=3.5" }, got)
+      assert.are.equal(0, dropped)
+    end)
+
+  it("drops only a message with an ext payload, or an integer above 2^63-1", function()
+    for _, bad in ipairs({ "\xd4\x01\x00", "\xcf\xff\xff\xff\xff\xff\xff\xff\xff",
+                           "\x92\x01\xc7\x01\x05\x00" }) do
+      local got, dropped = deliver(packet{ first("a", "\x01"), next_one("b", bad),
+                                           next_one("c", "\x03") }, 2, 1)
+      assert.are.same({ "a=1", "c=3" }, got)
+      assert.are.equal(1, dropped)
+    end
   end)
 
-  it("drops the rest of a batch from its first unreadable item on", function()
-    local h1, p1 = frames("a", 1)
-    local h2 = frames("b", 2)
-    -- The second header is cut short: its length claims more than is left.
-    local got, dropped = deliver(batch(4, h1, p1, h2:sub(1, 20)), 1, 1)
+  it("drops only a message whose header is wrong, and keeps the others", function()
+    local cases = {
+      { tag = "b", dest = "somebody-else", sid = "s2", mid = "m2", payload = "\x02" },
+      { tag = "b", sid = "s2", mid = "m2", payload = "\x02", stage = 9 },
+      { tag = "", sid = "s2", mid = "m2", payload = "\x02" },
+      { tag = "b", sid = "", mid = "m2", payload = "\x02" },
+    }
+    for _, bad in ipairs(cases) do
+      local third = next_one("c", "\x03")
+      third.dest = "receiver" -- the bad one may have changed the destination
+      local got, dropped = deliver(packet{ first("a", "\x01"), bad, third }, 2, 1)
+      assert.are.same({ "a=1", "c=3" }, got)
+      assert.are.equal(1, dropped)
+    end
+  end)
+
+  it("drops the rest of a batch from the first message it cannot delimit", function()
+    local broken = pk.message(next_one("b", "\x02"))
+    local frame = packet{ first("a", "\x01") }:gsub("^(\xc1\x02.)\x00\x01", "%1\x00\x03")
+      .. broken:sub(1, 5)
+    local got, dropped = deliver(frame, 1, 1)
+    assert.are.same({ "a=1" }, got)
+    assert.are.equal(1, dropped)
+    -- Reserved flags: the layout of what follows is unknown.
+    local odd = next_one("b", "\x02")
+    odd.flags = 0x40
+    got, dropped = deliver(packet{ first("a", "\x01"), odd, next_one("c", "\x03") }, 1, 1)
     assert.are.same({ "a=1" }, got)
     assert.are.equal(1, dropped)
   end)
 
-  it("drops only the message whose header is wrong, and keeps the others", function()
-    local h1, p1 = frames("a", 1)
-    local h2, p2 = frames("b", 2, "another-group")
-    local h3, p3 = frames("c", 3)
-    local got, dropped = deliver(batch(6, h1, p1, h2, p2, h3, p3), 2, 1)
-    assert.are.same({ "a=1", "c=3" }, got)
-    assert.are.equal(1, dropped)
-  end)
-
-  it("counts a frame that is no batch, or has bytes after it, as one drop", function()
-    local h1, p1 = frames("a", 1)
-    for _, frame in ipairs({ "one frame only", "\x93\x01\x02\x03", batch(0), "" }) do
+  it("counts a frame that is no packet, or has bytes after it, as one drop", function()
+    for _, frame in ipairs({ "one frame only", "\x93\x01\x02\x03", pk.head{ count = 0 }
+                             .. "x", "", packet({}, { group = "another-group" }) }) do
       local got, dropped = deliver(frame, 0, 1)
       assert.are.same({}, got)
       assert.are.equal(1, dropped, ("%q"):format(frame))
     end
-    local got, dropped = deliver(batch(2, h1, p1, "\x01"), 1, 1)
+    local got, dropped = deliver(packet{ first("a", "\x01") } .. "\x01", 1, 1)
     assert.are.same({ "a=1" }, got)
+    assert.are.equal(1, dropped)
+  end)
+
+  it("takes a packet sent again (the same number from the same run) once", function()
+    local frame = packet({ first("a", "\x01") }, { seq = 7, incarnation = "12345678" })
+    local got, dropped = deliver(frame, 1, 0)
+    assert.are.same({ "a=1" }, got)
+    got, dropped = deliver(frame, 0, 1)
+    assert.are.same({}, got)
     assert.are.equal(1, dropped)
   end)
 

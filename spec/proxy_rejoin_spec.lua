@@ -54,10 +54,10 @@ describe("rejoin", function()
       "enable_message_cache_for_rejoin needs enable_rejoin = true")
     fails({ enable_rejoin = "yes" }, "option 'enable_rejoin' must be true or false")
     fails({ enable_rejoin = true, max_length_for_message_cache = 0 },
-      "option 'max_length_for_message_cache' must be a positive integer")
-    fails({ minimal_peers = -1 }, "minimal_peers must be a non-negative integer")
+      "option 'max_length_for_message_cache' must be an integer from 1 to 2147483647, got 0")
+    fails({ minimal_peers = -1 }, "option 'minimal_peers' must be an integer from 0 to")
     fails({ minimal_peers = { worker = 1.5 } }, "minimal_peers.worker: the count of 'worker'")
-    fails({ peers_catch_lifetime = -1 }, "option 'peers_catch_lifetime' must be a non-negative")
+    fails({ peers_catch_lifetime = -1 }, "option 'peers_catch_lifetime' must be a finite number")
   end)
 
   it("delivers what was sent while the peer was down, in order, when it is back", function()

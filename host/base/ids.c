@@ -39,6 +39,11 @@ static void seed(void) {
     seeded = 1;
 }
 
+uint64_t ids_random64(void) {
+    if (!seeded) seed();
+    return next64();
+}
+
 void ids_new_uuid(char out[IDS_UUID_LEN + 1]) {
     if (!seeded) seed();
     uint64_t hi = next64(), lo = next64();

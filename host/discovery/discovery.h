@@ -1,54 +1,65 @@
-/* discovery.h: who is in a group. A member registers `name -> address`
- * under its group and type and keeps itself alive with a heartbeat; lookups
- * see only live members. Redis is the network backend (redis.c), inproc.c
- * the one for proxies of one process (maro.testing); the proxy only uses the
- * calls below. */
+/* discovery.h: who is in a group. A member registers its name, type and
+ * address under its group and keeps the registration alive with a
+ * heartbeat; others see only live members. Redis is the network backend
+ * (redis.c: a thread of its own talks to Redis, so that a slow or hung
+ * server never stalls the script); inproc.c serves proxies of one process
+ * (maro.testing). The proxy only uses the calls below.
+ *
+ * The proxy names the types it follows; the backend keeps a view of each
+ * (the live members as of its last successful lookup) and says, through a
+ * version number and a descriptor, when a view changed. */
 #ifndef MARO_DISCOVERY_H
 #define MARO_DISCOVERY_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "discovery/registration.h"
 
 typedef struct discovery discovery;
 
-typedef struct discovery_member {
-    char *name, *type, *address;
-} discovery_member;
-
-/* Waits between retries; returns nonzero when the wait was cut short
- * (a signal asks the process to stop), and the caller gives up. */
-typedef int (*discovery_sleep_fn)(void *ctx, double seconds);
-
 typedef struct discovery_config {
+    const char *group;
+    /* Redis: where, and who we are to it (user may be NULL; password NULL: no AUTH). */
     const char *host;
     int port;
-    const char *group;
-    int max_connect_retries;         /* tries after the first */
-    double initial_retry_interval;   /* seconds; doubles after each try */
-    double heartbeat_interval;       /* seconds between refreshes */
-    double heartbeat_expiry;         /* a member silent this long is gone */
-    /* The previous holder of the name is known to be dead (a launcher
-     * restart): register over its key at once instead of waiting for it to
-     * expire. Ignored in-process, where members cannot die without leaving. */
-    int take_over_name;
-    discovery_sleep_fn sleep;
+    const char *user, *password;
+    int db;
+    int max_connect_retries;       /* tries after the first */
+    double initial_retry_interval; /* seconds; doubles after each try */
+    double heartbeat_interval;     /* seconds between refreshes of the registration */
+    double heartbeat_expiry;       /* a member silent this long is gone */
+    double refresh_interval;       /* seconds between lookups of the followed types */
+    registration me;               /* what this member registers */
+    /* Register over a registration of this run (16 hex digits; a launcher
+     * restarting what it started and reaped), or NULL. */
+    const char *take_over_from;
+    /* Sleeps up to seconds (retries); nonzero when interrupted: give up. */
+    int (*sleep)(void *ctx, double seconds);
     void *sleep_ctx;
-    /* Called when a member of the group joins or leaves, by backends that
-     * learn it synchronously (in-process); others use notify_fd. May be NULL. */
-    void (*on_change)(void *ctx);
-    void *change_ctx;
 } discovery_config;
+
+/* The live members of one type as of the last successful lookup. */
+typedef struct discovery_view {
+    registration *members;
+    size_t n;
+    int ok;       /* the last lookup succeeded: members is the registry's view */
+    double as_of; /* when that lookup ran (clock_now() time); 0: never */
+} discovery_view;
 
 enum { DISCOVERY_OK = 0, DISCOVERY_ERROR = -1, DISCOVERY_TAKEN = -2, DISCOVERY_STOPPED = -3 };
 
 struct discovery_ops {
-    int (*join)(discovery *d, const char *name, const char *type, const char *address,
-                char *err, size_t errlen);
-    int (*lookup_type)(discovery *d, const char *type, discovery_member **out, size_t *n,
-                       char *err, size_t errlen);
-    int (*lookup_name)(discovery *d, const char *name, discovery_member *out, char *err,
-                       size_t errlen);
+    int (*join)(discovery *d, char *err, size_t errlen);
+    int (*follow)(discovery *d, const char *type);
+    uint64_t (*version)(discovery *d);
+    int (*view)(discovery *d, const char *type, discovery_view *out);
+    int (*said_goodbye)(discovery *d, const char *name);
+    int (*resolve)(discovery *d, const char *name, double timeout, registration *out, char *err,
+                   size_t errlen);
+    int (*types)(discovery *d, char ***out, size_t *n);
     int (*notify_fd)(discovery *d);
-    int (*changes)(discovery *d);
+    void (*set_stats)(discovery *d, const registration_stats *s);
     void (*leave)(discovery *d);
     void (*close)(discovery *d);
 };
@@ -58,8 +69,8 @@ struct discovery {
 };
 
 /* Connects to Redis, retrying with exponential backoff. NULL with err
- * naming the address and the number of tries on failure; *stopped is set
- * when a signal cut the retries short. */
+ * naming the address and the number of tries on failure (never the
+ * password); *stopped is set when the sleep was interrupted. */
 discovery *discovery_redis_open(const discovery_config *cfg, int *stopped, char *err,
                                 size_t errlen);
 
@@ -70,32 +81,49 @@ discovery *discovery_inproc_open(struct inproc_hub *hub, const discovery_config 
 
 /* Registers and starts the heartbeat. DISCOVERY_TAKEN: another live member
  * uses the name (err says at which address). */
-static inline int discovery_join(discovery *d, const char *name, const char *type,
-                                 const char *address, char *err, size_t errlen) {
-    return d->ops->join(d, name, type, address, err, errlen);
+static inline int discovery_join(discovery *d, char *err, size_t errlen) {
+    return d->ops->join(d, err, errlen);
 }
-/* The live members of a type (an array the caller frees with discovery_free_members). */
-static inline int discovery_lookup_type(discovery *d, const char *type, discovery_member **out,
-                                        size_t *n, char *err, size_t errlen) {
-    return d->ops->lookup_type(d, type, out, n, err, errlen);
+/* Keeps a view of this type from now on. 0, or -1 when out of memory. */
+static inline int discovery_follow(discovery *d, const char *type) {
+    return d->ops->follow(d, type);
 }
-/* 1 found (out filled; free with discovery_free_member), 0 no live member of that name. */
-static inline int discovery_lookup_name(discovery *d, const char *name, discovery_member *out,
-                                        char *err, size_t errlen) {
-    return d->ops->lookup_name(d, name, out, err, errlen);
+/* Grows whenever a view changed. Cheap: read it before every send. */
+static inline uint64_t discovery_version(discovery *d) { return d->ops->version(d); }
+/* A copy of the view of a followed type (free with discovery_view_free).
+ * 0, or -1 when the type is not followed or out of memory. */
+static inline int discovery_view_of(discovery *d, const char *type, discovery_view *out) {
+    return d->ops->view(d, type, out);
 }
-/* A descriptor that becomes readable when members join or leave (poll it
- * with the sockets), or -1 when there is none: then only periodic lookups
- * notice changes. */
+/* 1 when the member of that name left the group on purpose after it last
+ * registered (it needs no time to be missed). */
+static inline int discovery_said_goodbye(discovery *d, const char *name) {
+    return d->ops->said_goodbye(d, name);
+}
+/* Looks a name up, waiting at most timeout seconds for the registry.
+ * 1 found (out filled; free with registration_free), 0 no live member of
+ * that name, -1 with err (registry unreachable or too slow). */
+static inline int discovery_resolve(discovery *d, const char *name, double timeout,
+                                    registration *out, char *err, size_t errlen) {
+    return d->ops->resolve(d, name, timeout, out, err, errlen);
+}
+/* The types present in the group as last seen (for diagnostics): an array
+ * of strings the caller frees (each, then the array). 0, or -1. */
+static inline int discovery_types(discovery *d, char ***out, size_t *n) {
+    return d->ops->types(d, out, n);
+}
+/* Readable when the version grew (poll it with the sockets; reading is
+ * the backend's business), or -1 when there is none. */
 static inline int discovery_notify_fd(discovery *d) { return d->ops->notify_fd(d); }
-/* After notify_fd was readable: how many joins and leaves were announced. */
-static inline int discovery_changes(discovery *d) { return d->ops->changes(d); }
+/* What the next heartbeat publishes (marohost status). */
+static inline void discovery_set_stats(discovery *d, const registration_stats *s) {
+    d->ops->set_stats(d, s);
+}
 /* Stops the heartbeat and removes the registration; idempotent. */
 static inline void discovery_leave(discovery *d) { d->ops->leave(d); }
 static inline void discovery_close(discovery *d) { d->ops->close(d); }
 
-void discovery_free_member(discovery_member *m);
-void discovery_free_members(discovery_member *m, size_t n);
+void discovery_view_free(discovery_view *v);
 
 /* The local address of the route towards host:port (what peers on that
  * network can reach us at), written without brackets. 0, or -1 with err. */

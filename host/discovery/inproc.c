@@ -1,8 +1,9 @@
 /* inproc.c: discovery among the proxies of one process (a hub, see
- * transport/inproc.h). Members are a list in the hub; they need no heartbeat
- * since they cannot die without leaving. A join or a leave calls the other
- * members' on_change at once, so their peer tables are current at their
- * next call, without a descriptor to poll. */
+ * transport/inproc.h). Members are a list in the hub; they need no
+ * heartbeat since they cannot die without leaving, so a member missing
+ * from the list has always said goodbye. A join or a leave bumps the hub's
+ * version, which every member reads before it sends: views are current at
+ * once, without a descriptor to poll. */
 #include "discovery/discovery.h"
 
 #include <stdio.h>
@@ -13,158 +14,174 @@
 
 struct inproc_member {
     struct inproc_member *next;
-    char *group, *name, *type, *address;
+    char *group;
+    registration r;
     struct idisc *owner;
 };
 
 typedef struct idisc {
     discovery base;
     inproc_hub *hub;
-    discovery_config cfg;
     char *group;
-    struct inproc_member *me; /* NULL until joined */
+    registration me;
+    struct inproc_member *joined; /* NULL until joined */
+    char **types;
+    size_t n_types;
 } idisc;
 
 static void member_free(struct inproc_member *m) {
     free(m->group);
-    free(m->name);
-    free(m->type);
-    free(m->address);
+    registration_free(&m->r);
     free(m);
 }
 
 static struct inproc_member *find(idisc *d, const char *name) {
     for (struct inproc_member *m = d->hub->members; m; m = m->next)
-        if (strcmp(m->group, d->group) == 0 && strcmp(m->name, name) == 0) return m;
+        if (strcmp(m->group, d->group) == 0 && strcmp(m->r.name, name) == 0) return m;
     return NULL;
 }
 
-/* Tells the other members of the group that someone joined or left. */
-static void announce(idisc *d) {
-    for (struct inproc_member *m = d->hub->members; m; m = m->next)
-        if (m->owner != d && strcmp(m->group, d->group) == 0 && m->owner->cfg.on_change)
-            m->owner->cfg.on_change(m->owner->cfg.change_ctx);
-}
-
-static int copy_member(const struct inproc_member *m, discovery_member *out) {
-    out->name = strdup(m->name);
-    out->type = strdup(m->type);
-    out->address = strdup(m->address);
-    if (out->name && out->type && out->address) return 0;
-    discovery_free_member(out);
-    return -1;
-}
-
-static int idisc_join(discovery *base, const char *name, const char *type, const char *address,
-                      char *err, size_t errlen) {
+static int idisc_join(discovery *base, char *err, size_t errlen) {
     idisc *d = (idisc *)base;
-    struct inproc_member *other = find(d, name);
+    struct inproc_member *other = find(d, d->me.name);
     if (other) {
-        snprintf(err, errlen, "the name '%s' is taken in group '%s' (by the member at %s)", name,
-                 d->group, other->address);
+        snprintf(err, errlen, "component name '%s' is already used by a live member of group "
+                 "'%s' (at %s); give each component a unique component_name", d->me.name,
+                 d->group, other->r.address);
         return DISCOVERY_TAKEN;
     }
     struct inproc_member *m = calloc(1, sizeof *m);
-    if (m) {
-        m->group = strdup(d->group);
-        m->name = strdup(name);
-        m->type = strdup(type);
-        m->address = strdup(address);
-    }
-    if (!m || !m->group || !m->name || !m->type || !m->address) {
-        if (m) member_free(m);
+    if (!m || !(m->group = strdup(d->group)) || registration_copy(&m->r, &d->me) != 0) {
+        if (m) free(m->group);
+        free(m);
         snprintf(err, errlen, "out of memory");
         return DISCOVERY_ERROR;
     }
     m->owner = d;
     m->next = d->hub->members;
     d->hub->members = m;
-    d->me = m;
-    announce(d);
+    d->joined = m;
+    d->hub->members_version++;
     return DISCOVERY_OK;
 }
 
-static int idisc_lookup_type(discovery *base, const char *type, discovery_member **out,
-                             size_t *n, char *err, size_t errlen) {
+static int idisc_follow(discovery *base, const char *type) {
     idisc *d = (idisc *)base;
-    size_t count = 0, k = 0;
-    for (struct inproc_member *m = d->hub->members; m; m = m->next)
-        count += strcmp(m->group, d->group) == 0 && strcmp(m->type, type) == 0;
-    discovery_member *a = calloc(count ? count : 1, sizeof *a);
-    if (!a) {
-        snprintf(err, errlen, "out of memory");
-        return DISCOVERY_ERROR;
-    }
-    for (struct inproc_member *m = d->hub->members; m; m = m->next) {
-        if (strcmp(m->group, d->group) != 0 || strcmp(m->type, type) != 0) continue;
-        if (copy_member(m, &a[k]) != 0) {
-            discovery_free_members(a, k);
-            snprintf(err, errlen, "out of memory");
-            return DISCOVERY_ERROR;
-        }
-        k++;
-    }
-    *out = a;
-    *n = k;
-    return DISCOVERY_OK;
+    for (size_t i = 0; i < d->n_types; i++)
+        if (strcmp(d->types[i], type) == 0) return 0;
+    char **t = realloc(d->types, (d->n_types + 1) * sizeof *t);
+    if (!t) return -1;
+    d->types = t;
+    if (!(t[d->n_types] = strdup(type))) return -1;
+    d->n_types++;
+    d->hub->members_version++; /* a first view is there to be read */
+    return 0;
 }
 
-static int idisc_lookup_name(discovery *base, const char *name, discovery_member *out,
-                             char *err, size_t errlen) {
+static uint64_t idisc_version(discovery *base) { return ((idisc *)base)->hub->members_version; }
+
+static int idisc_view(discovery *base, const char *type, discovery_view *out) {
+    idisc *d = (idisc *)base;
+    memset(out, 0, sizeof *out);
+    size_t count = 0;
+    for (struct inproc_member *m = d->hub->members; m; m = m->next)
+        count += strcmp(m->group, d->group) == 0 && strcmp(m->r.type, type) == 0;
+    if (!(out->members = calloc(count ? count : 1, sizeof *out->members))) return -1;
+    for (struct inproc_member *m = d->hub->members; m; m = m->next) {
+        if (strcmp(m->group, d->group) != 0 || strcmp(m->r.type, type) != 0) continue;
+        if (registration_copy(&out->members[out->n], &m->r) != 0) {
+            discovery_view_free(out);
+            return -1;
+        }
+        out->n++;
+    }
+    out->ok = 1;
+    out->as_of = 1; /* always current */
+    return 0;
+}
+
+static int idisc_said_goodbye(discovery *base, const char *name) {
+    return find((idisc *)base, name) == NULL;
+}
+
+static int idisc_resolve(discovery *base, const char *name, double timeout, registration *out,
+                         char *err, size_t errlen) {
+    (void)timeout;
     struct inproc_member *m = find((idisc *)base, name);
     if (!m) return 0;
-    if (copy_member(m, out) != 0) {
+    if (registration_copy(out, &m->r) != 0) {
         snprintf(err, errlen, "out of memory");
-        return DISCOVERY_ERROR;
+        return -1;
     }
     return 1;
 }
 
-static int idisc_notify_fd(discovery *base) {
-    (void)base;
-    return -1; /* changes are announced through on_change */
+static int idisc_types(discovery *base, char ***out, size_t *n) {
+    idisc *d = (idisc *)base;
+    size_t count = 0, k = 0;
+    for (struct inproc_member *m = d->hub->members; m; m = m->next) count++;
+    char **a = calloc(count + 1, sizeof *a);
+    if (!a) return -1;
+    for (struct inproc_member *m = d->hub->members; m; m = m->next) {
+        if (strcmp(m->group, d->group) != 0) continue;
+        size_t i = 0;
+        while (i < k && strcmp(a[i], m->r.type) != 0) i++;
+        if (i == k && (a[k] = strdup(m->r.type))) k++;
+    }
+    *out = a;
+    *n = k;
+    return 0;
 }
 
-static int idisc_changes(discovery *base) {
+static int idisc_notify_fd(discovery *base) {
     (void)base;
-    return 0;
+    return -1;
+}
+
+static void idisc_set_stats(discovery *base, const registration_stats *s) {
+    idisc *d = (idisc *)base;
+    if (d->joined) d->joined->r.stats = *s;
 }
 
 static void idisc_leave(discovery *base) {
     idisc *d = (idisc *)base;
-    if (!d->me) return;
+    if (!d->joined) return;
     for (struct inproc_member **pp = &d->hub->members; *pp; pp = &(*pp)->next)
-        if (*pp == d->me) {
-            *pp = d->me->next;
+        if (*pp == d->joined) {
+            *pp = d->joined->next;
             break;
         }
-    member_free(d->me);
-    d->me = NULL;
-    announce(d);
+    member_free(d->joined);
+    d->joined = NULL;
+    d->hub->members_version++;
 }
 
 static void idisc_close(discovery *base) {
     idisc *d = (idisc *)base;
     idisc_leave(base);
     inproc_hub_unref(d->hub);
+    for (size_t i = 0; i < d->n_types; i++) free(d->types[i]);
+    free(d->types);
+    registration_free(&d->me);
     free(d->group);
     free(d);
 }
 
 static const struct discovery_ops idisc_ops = {
-    idisc_join,     idisc_lookup_type, idisc_lookup_name, idisc_notify_fd,
-    idisc_changes,  idisc_leave,       idisc_close};
+    idisc_join,         idisc_follow,  idisc_version, idisc_view,
+    idisc_said_goodbye, idisc_resolve, idisc_types,   idisc_notify_fd,
+    idisc_set_stats,    idisc_leave,   idisc_close};
 
 discovery *discovery_inproc_open(struct inproc_hub *hub, const discovery_config *cfg,
                                  char *err, size_t errlen) {
     idisc *d = calloc(1, sizeof *d);
-    if (!d || !(d->group = strdup(cfg->group))) {
+    if (!d || !(d->group = strdup(cfg->group)) || registration_copy(&d->me, &cfg->me) != 0) {
+        if (d) free(d->group);
         free(d);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     d->base.ops = &idisc_ops;
-    d->cfg = *cfg;
     d->hub = inproc_hub_ref(hub);
     return &d->base;
 }

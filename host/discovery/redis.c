@@ -1,261 +1,390 @@
-/* redis.c: discovery through Redis.
+/* redis.c: discovery through Redis (the keys are in registry.h).
  *
- * Keys, for group G:
- *   maro:G:member:NAME   "TYPE\nADDRESS", expires after heartbeat_expiry unless
- *                        refreshed: the liveness of one member
- *   maro:G:type:TYPE     hash NAME -> ADDRESS: the index used to list a type
- *   maro:G:changes       a channel: a member's name is published when it
- *                        registers (again) or leaves, so that peers refresh
- *                        at once instead of at their next periodic lookup
- * Every change runs as one Lua script, so two members racing for a name, or
- * a lookup pruning a dead entry while its owner comes back, cannot interleave.
- *
- * The heartbeat runs on a thread of its own with its own connection: a
- * script that computes for a minute without calling the proxy is alive, and
- * must not drop out of its group. A crashed process takes its thread along,
- * and its member key expires. */
+ * After joining, a thread of the backend (the worker) owns every Redis
+ * connection: it refreshes the registration every heartbeat_interval,
+ * listens on the group's change channel, looks up the followed types when
+ * a change is announced and every refresh_interval, and answers lookups
+ * by name. The script's thread only reads the views it keeps, under a
+ * lock: a slow, hung or dead Redis delays what the worker learns, never a
+ * send or a receive. A crashed process takes its worker along, and its
+ * registration expires. */
 #include "discovery/discovery.h"
 
-#include <hiredis/hiredis.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "discovery/registry.h"
 
-/* Registers or refreshes; returns the other owner's value when the name is
- * taken, unless ARGV[6] is '1' (take_over_name). A new value is announced, so
- * peers reconnect to a successor at once. */
-static const char *const JOIN_SCRIPT =
-    "local cur = redis.call('GET', KEYS[1])\n"
-    "if cur and cur ~= ARGV[1] and ARGV[6] ~= '1' then return cur end\n"
-    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
-    "redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])\n"
-    "if cur ~= ARGV[1] then redis.call('PUBLISH', ARGV[5], ARGV[3]) end\n"
-    "return 0\n";
+#define MAX_GOODBYES 1024  /* names remembered as having left on purpose */
+#define RECONNECT_DELAY 0.25 /* seconds between attempts while Redis is away */
 
-/* Lists the live members of a type and prunes index entries whose member key expired. */
-static const char *const LOOKUP_SCRIPT =
-    "local out = {}\n"
-    "local want = ARGV[2] .. '\\n'\n"
-    "for _, n in ipairs(redis.call('HKEYS', KEYS[1])) do\n"
-    "  local v = redis.call('GET', ARGV[1] .. n)\n"
-    "  if v and string.sub(v, 1, #want) == want then\n"
-    "    out[#out + 1] = n\n"
-    "    out[#out + 1] = string.sub(v, #want + 1)\n"
-    "  else\n"
-    "    redis.call('HDEL', KEYS[1], n)\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
+typedef struct followed {
+    char *type;
+    discovery_view view;
+} followed;
 
-/* Removes the registration, but only our own (a successor may hold the name). */
-static const char *const LEAVE_SCRIPT =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
-    "  redis.call('DEL', KEYS[1])\n"
-    "  redis.call('HDEL', KEYS[2], ARGV[2])\n"
-    "  redis.call('PUBLISH', ARGV[3], ARGV[2])\n"
-    "end\n"
-    "return 0\n";
+typedef struct request {
+    struct request *next;
+    char *name;
+    int done, abandoned, found;
+    registration answer;
+    char err[300];
+} request;
 
 typedef struct rdisc {
     discovery base;
     discovery_config cfg;
-    char host[256], group[1100];
-    redisContext *c;
-    double reconnect_at; /* no new connection for c before this */
-    char last_error[256];
-    /* set by join */
-    char *name, *member_key, *type_key, *value, *address, *channel;
-    redisContext *sub; /* subscribed to the channel, or NULL */
-    double resubscribe_at; /* when to try again after losing it */
+    char *host, *user, *password, *group, *name, *type, *address, *take_over_from;
+    redis_target target;
+    registry_keys keys;
+    double io_timeout;
+    redisContext *c; /* the main thread's until joined, then the worker's */
+    buf value;       /* the registration's text */
+    size_t identity_len;
     int joined;
+    /* the worker */
     pthread_t thread;
-    int thread_running;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    int stop;
+    int running;
+    int wake[2], notify[2];
+    _Atomic uint64_t version;
+    uint64_t reported; /* the version the main thread last saw */
+    pthread_mutex_t lock; /* everything below */
+    pthread_cond_t answered;
+    int stop, refresh_now;
+    followed *types;
+    size_t n_types;
+    char *goodbyes[MAX_GOODBYES];
+    size_t n_goodbyes;
+    request *requests;
+    registration_stats stats;
+    char **group_types;
+    size_t n_group_types;
 } rdisc;
 
-static char *fmt_alloc(const char *fmt, const char *a, const char *b) {
-    size_t n = strlen(fmt) + strlen(a) + strlen(b) + 1;
-    char *s = malloc(n);
-    if (s) snprintf(s, n, fmt, a, b);
+/* ---- small things -------------------------------------------------------- */
+
+static void poke(int fd) {
+    ssize_t n = write(fd, "x", 1);
+    (void)n; /* a full pipe is readable already */
+}
+
+static void drain(int fd) {
+    char junk[64];
+    while (read(fd, junk, sizeof junk) > 0) {
+    }
+}
+
+static int nonblocking_pipe(int fds[2]) {
+    if (pipe(fds) != 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    return 0;
+}
+
+/* Called by the worker with the lock held when a view changed. The byte
+ * goes first, so that a reader that sees the new version finds it to drain. */
+static void changed(rdisc *d) {
+    poke(d->notify[1]);
+    atomic_fetch_add(&d->version, 1);
+}
+
+static int same_members(const discovery_view *a, const registration *m, size_t n) {
+    if (a->n != n) return 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < n && strcmp(a->members[j].name, m[i].name) != 0) j++;
+        if (j == n || strcmp(a->members[j].address, m[i].address) != 0 ||
+            strcmp(a->members[j].incarnation, m[i].incarnation) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+static void forget_goodbye(rdisc *d, const char *name) {
+    for (size_t i = 0; i < d->n_goodbyes; i++)
+        if (strcmp(d->goodbyes[i], name) == 0) {
+            free(d->goodbyes[i]);
+            d->goodbyes[i] = d->goodbyes[--d->n_goodbyes];
+            return;
+        }
+}
+
+static void note_goodbye(rdisc *d, const char *name) {
+    forget_goodbye(d, name);
+    if (d->n_goodbyes == MAX_GOODBYES) {
+        free(d->goodbyes[0]);
+        d->goodbyes[0] = d->goodbyes[--d->n_goodbyes];
+    }
+    char *s = strdup(name);
+    if (s) d->goodbyes[d->n_goodbyes++] = s;
+}
+
+/* ---- the worker ---------------------------------------------------------- */
+
+static int heartbeat(rdisc *d, char *err, size_t errlen) {
+    pthread_mutex_lock(&d->lock);
+    registration_stats s = d->stats;
+    pthread_mutex_unlock(&d->lock);
+    registration me = d->cfg.me;
+    me.stats = s;
+    d->value.len = 0;
+    if (registration_format(&me, &d->value, &d->identity_len) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return registry_register(&d->c, &d->target, &d->keys, d->value.data, d->value.len,
+                             d->identity_len, d->cfg.heartbeat_expiry, d->name, d->type, NULL,
+                             NULL, err, errlen);
+}
+
+/* Looks up every followed type; the views change under the lock. */
+static int refresh(rdisc *d, char *err, size_t errlen) {
+    pthread_mutex_lock(&d->lock);
+    size_t n = d->n_types;
+    char **names = calloc(n ? n : 1, sizeof *names);
+    for (size_t i = 0; names && i < n; i++) names[i] = strdup(d->types[i].type);
+    pthread_mutex_unlock(&d->lock);
+    if (!names) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        registration *m = NULL;
+        size_t count = 0;
+        double as_of = clock_now();
+        int ok = names[i] && registry_lookup_type(&d->c, &d->target, &d->keys, names[i], &m,
+                                                  &count, err, errlen) == 0;
+        pthread_mutex_lock(&d->lock);
+        followed *f = &d->types[i]; /* types are only ever added */
+        if (ok) {
+            int differ = !f->view.ok || !same_members(&f->view, m, count);
+            registrations_free(f->view.members, f->view.n);
+            f->view = (discovery_view){m, count, 1, as_of};
+            if (differ) changed(d);
+        } else if (f->view.ok) {
+            f->view.ok = 0;
+            changed(d);
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (!ok) {
+            registrations_free(m, count);
+            rc = -1;
+            break;
+        }
+        free(names[i]);
+        names[i] = NULL;
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    if (rc == 0) {
+        char **types;
+        size_t nt;
+        if (registry_types(&d->c, &d->target, &d->keys, &types, &nt, err, errlen) == 0) {
+            pthread_mutex_lock(&d->lock);
+            for (size_t i = 0; i < d->n_group_types; i++) free(d->group_types[i]);
+            free(d->group_types);
+            d->group_types = types;
+            d->n_group_types = nt;
+            pthread_mutex_unlock(&d->lock);
+        }
+    }
+    return rc;
+}
+
+static void free_request(request *q) {
+    if (q->done && q->found == 1) registration_free(&q->answer);
+    free(q->name);
+    free(q);
+}
+
+/* Answers lookups by name. A request whose asker stopped waiting is the
+ * worker's to free; every other the asker's. */
+static void answer_requests(rdisc *d) {
+    for (;;) {
+        pthread_mutex_lock(&d->lock);
+        request *q = d->requests;
+        while (q && q->done) q = q->next;
+        char *name = q ? strdup(q->name) : NULL;
+        pthread_mutex_unlock(&d->lock);
+        if (!q) return;
+        registration r;
+        char err[300] = "";
+        int found = -1;
+        if (!name) snprintf(err, sizeof err, "out of memory");
+        else if (!d->c) snprintf(err, sizeof err, "Redis at %s:%d is unreachable", d->host,
+                                 d->cfg.port);
+        else found = registry_lookup_name(&d->c, &d->target, &d->keys, name, &r, err, sizeof err);
+        free(name);
+        pthread_mutex_lock(&d->lock);
+        q->done = 1;
+        q->found = found;
+        if (found == 1) q->answer = r;
+        snprintf(q->err, sizeof q->err, "%s", err);
+        if (q->abandoned) {
+            for (request **pp = &d->requests; *pp; pp = &(*pp)->next)
+                if (*pp == q) {
+                    *pp = q->next;
+                    break;
+                }
+            free_request(q);
+        }
+        pthread_cond_broadcast(&d->answered);
+        pthread_mutex_unlock(&d->lock);
+    }
+}
+
+/* Reads what arrived on the change channel; -1 when the connection broke. */
+static int read_changes(rdisc *d, redisContext *sub) {
+    if (redisBufferRead(sub) != REDIS_OK) return -1;
+    void *reply;
+    while (redisGetReplyFromReader(sub, &reply) == REDIS_OK && reply) {
+        redisReply *r = reply;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+            r->element[2]->type == REDIS_REPLY_STRING && r->element[2]->len > 1) {
+            const char *msg = r->element[2]->str;
+            pthread_mutex_lock(&d->lock);
+            if (msg[0] == '-') note_goodbye(d, msg + 1);
+            else forget_goodbye(d, msg + 1);
+            d->refresh_now = 1;
+            pthread_mutex_unlock(&d->lock);
+        }
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+static redisContext *subscribe(rdisc *d) {
+    char err[300];
+    redisContext *s = redis_conn_open(&d->target, d->io_timeout, err, sizeof err);
+    redisReply *r = s ? redisCommand(s, "SUBSCRIBE %s", d->keys.channel) : NULL;
+    if (!r) {
+        log_debug("no change notifications from Redis: %s", s ? s->errstr : err);
+        if (s) redisFree(s);
+        return NULL;
+    }
+    freeReplyObject(r);
     return s;
 }
 
-static redisContext *connect_once(const rdisc *d, char *why, size_t whylen) {
-    struct timeval tv = {1, 0};
-    redisContext *c = redisConnectWithTimeout(d->host, d->cfg.port, tv);
-    if (!c || c->err) {
-        snprintf(why, whylen, "%s", c ? c->errstr : "out of memory");
-        if (c) redisFree(c);
-        return NULL;
-    }
-    struct timeval rw = {5, 0}; /* a hung Redis must not hang the proxy */
-    redisSetTimeout(c, rw);
-    return c;
-}
-
-/* Runs a command on *cp, reconnecting once when the connection broke. On
- * the main connection a failed reconnection is not tried again for a second,
- * so that a Redis that does not answer cannot stall every send. */
-static redisReply *command(rdisc *d, redisContext **cp, int argc, const char **argv,
-                           char *err, size_t errlen) {
-    int main_connection = cp == &d->c;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (!*cp) {
-            char why[256];
-            if (main_connection && clock_now() < d->reconnect_at) {
-                snprintf(err, errlen, "Redis at %s:%d is unreachable (%s)", d->host,
-                         d->cfg.port, d->last_error);
-                return NULL;
-            }
-            *cp = connect_once(d, why, sizeof why);
-            if (!*cp) {
-                if (main_connection) {
-                    d->reconnect_at = clock_now() + 1.0;
-                    snprintf(d->last_error, sizeof d->last_error, "%s", why);
-                }
-                snprintf(err, errlen, "Redis at %s:%d: %s", d->host, d->cfg.port, why);
-                return NULL;
-            }
-        }
-        redisReply *r = redisCommandArgv(*cp, argc, argv, NULL);
-        if (r) {
-            if (r->type == REDIS_REPLY_ERROR) {
-                snprintf(err, errlen, "Redis at %s:%d answered: %s", d->host, d->cfg.port,
-                         r->str);
-                freeReplyObject(r);
-                return NULL;
-            }
-            return r;
-        }
-        snprintf(err, errlen, "Redis at %s:%d: %s", d->host, d->cfg.port, (*cp)->errstr);
-        redisFree(*cp);
-        *cp = NULL;
-    }
-    return NULL;
-}
-
-/* 0 registered, 1 taken (err names the owner), -1 error. */
-static int run_join(rdisc *d, redisContext **cp, int take_over, char *err, size_t errlen) {
-    char ttl[32];
-    snprintf(ttl, sizeof ttl, "%lld", (long long)(d->cfg.heartbeat_expiry * 1000.0 + 0.5));
-    const char *argv[] = {"EVAL",      JOIN_SCRIPT, "2",     d->member_key,
-                          d->type_key, d->value,    ttl,     d->name,
-                          d->address,  d->channel,  take_over ? "1" : "0"};
-    redisReply *r = command(d, cp, 11, argv, err, errlen);
-    if (!r) return -1;
-    int taken = r->type == REDIS_REPLY_STRING;
-    if (taken) {
-        const char *nl = memchr(r->str, '\n', r->len);
-        snprintf(err, errlen, "%s", nl ? nl + 1 : r->str);
-    }
-    freeReplyObject(r);
-    return taken;
-}
-
-static void *heartbeat_main(void *arg) {
+static void *worker_main(void *arg) {
     rdisc *d = arg;
-    redisContext *c = NULL;
-    int warned = 0;
+    redisContext *sub = NULL;
+    double now = clock_now(), beat_at = now + d->cfg.heartbeat_interval, refresh_at = now;
+    double reconnect_at = now, resubscribe_at = now;
+    int was_down = 0;
     log_limiter lim = {0, 0};
-    pthread_mutex_lock(&d->lock);
-    while (!d->stop) {
-        struct timespec until = clock_timespec(clock_now() + d->cfg.heartbeat_interval);
-        pthread_cond_timedwait(&d->wake, &d->lock, &until);
-        if (d->stop) break;
-        pthread_mutex_unlock(&d->lock);
-        char err[512];
-        int rc = run_join(d, &c, 0, err, sizeof err);
-        unsigned long held;
-        if (rc < 0 && log_limiter_pass(&lim, 10.0, &held))
-            log_warn("heartbeat for '%s' failed (%lu more held back): %s", d->name, held, err);
-        if (rc == 1 && !warned) {
-            warned = 1;
-            log_error("component name '%s' in group '%s' was taken over by %s while this "
-                      "process was silent; peers now reach that process under this name",
-                      d->name, d->group, err);
-        }
+    char err[512] = "";
+    for (;;) {
         pthread_mutex_lock(&d->lock);
+        int stop = d->stop, now_please = d->refresh_now;
+        d->refresh_now = 0;
+        pthread_mutex_unlock(&d->lock);
+        if (stop) break;
+        now = clock_now();
+        if (!d->c && now >= reconnect_at) {
+            d->c = redis_conn_open(&d->target, d->io_timeout, err, sizeof err);
+            reconnect_at = now + RECONNECT_DELAY;
+            if (d->c) beat_at = refresh_at = now; /* an empty Redis learns of us at once */
+        }
+        if (d->c && !sub && now >= resubscribe_at) {
+            resubscribe_at = now + 1.0;
+            if ((sub = subscribe(d))) now_please = 1; /* changes may have been missed */
+        }
+        int failed = !d->c;
+        if (d->c && now >= beat_at) {
+            beat_at = now + d->cfg.heartbeat_interval;
+            int rc = heartbeat(d, err, sizeof err);
+            failed |= rc < 0;
+            if (rc == 1)
+                log_error("component name '%s' in group '%s' is now held by another member "
+                          "(%s); peers reach that member under this name", d->name, d->group,
+                          err);
+        }
+        if (d->c && (now_please || now >= refresh_at)) {
+            refresh_at = now + d->cfg.refresh_interval;
+            failed |= refresh(d, err, sizeof err) != 0;
+        }
+        answer_requests(d);
+        unsigned long held;
+        if (failed && log_limiter_pass(&lim, 10.0, &held))
+            log_warn("Redis for group '%s' (%lu more warnings held back): %s; members keep "
+                     "talking, new members are not seen until it is back", d->group, held, err);
+        if (failed) was_down = 1;
+        else if (was_down && d->c) {
+            was_down = 0;
+            log_info("Redis for group '%s' answers again; '%s' is registered", d->group,
+                     d->name);
+        }
+        now = clock_now();
+        double next = beat_at < refresh_at ? beat_at : refresh_at;
+        if (!d->c && reconnect_at < next) next = reconnect_at;
+        struct pollfd pfd[2] = {{d->wake[0], POLLIN, 0}, {sub ? sub->fd : -1, POLLIN, 0}};
+        int ms = next > now ? (int)((next - now) * 1000.0) + 1 : 0;
+        if (poll(pfd, 2, ms) > 0) {
+            if (pfd[0].revents) drain(d->wake[0]);
+            if (pfd[1].revents && read_changes(d, sub) != 0) {
+                redisFree(sub);
+                sub = NULL;
+                resubscribe_at = clock_now() + RECONNECT_DELAY;
+            }
+        }
     }
-    pthread_mutex_unlock(&d->lock);
-    if (c) redisFree(c);
+    if (sub) redisFree(sub);
     return NULL;
 }
 
-/* Opens the connection that hears of joins and leaves; without it the proxy
- * still notices them at its periodic lookups. */
-static void subscribe(rdisc *d) {
-    char why[256];
-    d->sub = connect_once(d, why, sizeof why);
-    redisReply *r = d->sub ? redisCommand(d->sub, "SUBSCRIBE %s", d->channel) : NULL;
-    if (!r) {
-        log_debug("no change notifications from Redis: %s", d->sub ? d->sub->errstr : why);
-        if (d->sub) redisFree(d->sub);
-        d->sub = NULL;
-        return;
-    }
-    freeReplyObject(r);
+static int start_worker(rdisc *d) {
+    sigset_t all, old; /* signals belong to the main thread */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    d->running = pthread_create(&d->thread, NULL, worker_main, d) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return d->running ? 0 : -1;
 }
 
-static int rdisc_notify_fd(discovery *base) {
-    rdisc *d = (rdisc *)base;
-    if (!d->sub && d->joined && d->resubscribe_at > 0 && clock_now() >= d->resubscribe_at) {
-        d->resubscribe_at = clock_now() + 10.0; /* Redis may stay away a while */
-        subscribe(d);
-        if (d->sub) log_info("change notifications from Redis are back");
-    }
-    return d->sub ? d->sub->fd : -1;
+static void stop_worker(rdisc *d) {
+    if (!d->running) return;
+    pthread_mutex_lock(&d->lock);
+    d->stop = 1;
+    pthread_mutex_unlock(&d->lock);
+    poke(d->wake[1]);
+    pthread_join(d->thread, NULL);
+    d->running = 0;
 }
 
-static int rdisc_changes(discovery *base) {
-    rdisc *d = (rdisc *)base;
-    if (!d->sub) return 0;
-    int n = 0;
-    void *reply;
-    if (redisBufferRead(d->sub) != REDIS_OK) {
-        log_warn("lost the change notifications from Redis (%s); noticing joins and leaves "
-                 "by periodic lookups until they are back", d->sub->errstr);
-        redisFree(d->sub);
-        d->sub = NULL;
-        d->resubscribe_at = clock_now() + 1.0;
-        return 1;
-    }
-    while (redisGetReplyFromReader(d->sub, &reply) == REDIS_OK && reply) {
-        n++;
-        freeReplyObject(reply);
-    }
-    return n;
-}
+/* ---- the operations -------------------------------------------------------- */
 
-static int rdisc_join(discovery *base, const char *name, const char *type, const char *address,
-                      char *err, size_t errlen) {
+static int rdisc_join(discovery *base, char *err, size_t errlen) {
     rdisc *d = (rdisc *)base;
-    char prefix[1200];
-    snprintf(prefix, sizeof prefix, "maro:%s:", d->group);
-    d->name = strdup(name);
-    d->address = strdup(address);
-    d->member_key = fmt_alloc("%smember:%s", prefix, name);
-    d->type_key = fmt_alloc("%stype:%s", prefix, type);
-    d->value = fmt_alloc("%s\n%s", type, address);
-    d->channel = fmt_alloc("%s%s", prefix, "changes");
-    if (!d->name || !d->address || !d->member_key || !d->type_key || !d->value || !d->channel) {
+    registration me = d->cfg.me;
+    d->value.len = 0;
+    if (registration_format(&me, &d->value, &d->identity_len) != 0) {
         snprintf(err, errlen, "out of memory");
         return DISCOVERY_ERROR;
     }
-    /* A member that crashed keeps its name until its key expires: a restart
-     * under the same name waits that long before calling the name taken,
-     * unless it knows its predecessor is dead (take_over_name). */
+    /* A member that crashed keeps its name until its registration expires:
+     * a restart under the same name waits that long before calling the name
+     * taken, unless it may take over its predecessor's registration. */
     double give_up = clock_now() + d->cfg.heartbeat_expiry + d->cfg.heartbeat_interval;
     for (;;) {
         char owner[512];
-        int rc = run_join(d, &d->c, d->cfg.take_over_name, owner, sizeof owner);
+        if (!d->c) d->c = redis_conn_open(&d->target, d->io_timeout, owner, sizeof owner);
+        int rc = d->c ? registry_register(&d->c, &d->target, &d->keys, d->value.data,
+                                          d->value.len, d->identity_len,
+                                          d->cfg.heartbeat_expiry, d->name, d->type,
+                                          d->take_over_from, NULL, owner, sizeof owner)
+                      : -1;
         if (rc < 0) {
             snprintf(err, errlen, "cannot register: %s", owner);
             return DISCOVERY_ERROR;
@@ -264,143 +393,212 @@ static int rdisc_join(discovery *base, const char *name, const char *type, const
         if (clock_now() >= give_up) {
             snprintf(err, errlen, "component name '%s' is already used by a live member of "
                      "group '%s' (at %s); give each component a unique component_name",
-                     name, d->group, owner);
+                     d->name, d->group, owner);
             return DISCOVERY_TAKEN;
         }
         if (d->cfg.sleep(d->cfg.sleep_ctx, 0.1)) return DISCOVERY_STOPPED;
     }
     d->joined = 1;
-    subscribe(d);
-    /* The heartbeat thread must not take SIGINT/SIGTERM: they belong to the main thread. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    d->stop = 0;
-    d->thread_running = pthread_create(&d->thread, NULL, heartbeat_main, d) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (!d->thread_running)
-        log_warn("cannot start the heartbeat thread; '%s' will drop out of discovery after "
-                 "%.1f s", name, d->cfg.heartbeat_expiry);
+    if (start_worker(d) != 0)
+        log_warn("cannot start the discovery thread; '%s' will drop out of discovery after "
+                 "%.1f s", d->name, d->cfg.heartbeat_expiry);
     return DISCOVERY_OK;
 }
 
-static int rdisc_lookup_type(discovery *base, const char *type, discovery_member **out,
-                             size_t *n, char *err, size_t errlen) {
+static int rdisc_follow(discovery *base, const char *type) {
     rdisc *d = (rdisc *)base;
-    char key[2400], prefix[1200];
-    snprintf(key, sizeof key, "maro:%s:type:%s", d->group, type);
-    snprintf(prefix, sizeof prefix, "maro:%s:member:", d->group);
-    const char *argv[] = {"EVAL", LOOKUP_SCRIPT, "1", key, prefix, type};
-    *out = NULL;
-    *n = 0;
-    redisReply *r = command(d, &d->c, 6, argv, err, errlen);
-    if (!r) return DISCOVERY_ERROR;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
-        freeReplyObject(r);
-        snprintf(err, errlen, "Redis gave an unexpected answer to a lookup");
-        return DISCOVERY_ERROR;
-    }
-    size_t count = r->elements / 2;
-    discovery_member *m = calloc(count ? count : 1, sizeof *m);
-    if (!m) {
-        freeReplyObject(r);
-        snprintf(err, errlen, "out of memory");
-        return DISCOVERY_ERROR;
-    }
-    int oom = 0;
-    for (size_t i = 0; i < count; i++) {
-        m[i].name = strdup(r->element[2 * i]->str ? r->element[2 * i]->str : "");
-        m[i].address = strdup(r->element[2 * i + 1]->str ? r->element[2 * i + 1]->str : "");
-        m[i].type = strdup(type);
-        oom |= !m[i].name || !m[i].address || !m[i].type;
-    }
-    freeReplyObject(r);
-    if (oom) {
-        discovery_free_members(m, count);
-        snprintf(err, errlen, "out of memory");
-        return DISCOVERY_ERROR;
-    }
-    *out = m;
-    *n = count;
-    return DISCOVERY_OK;
-}
-
-static int rdisc_lookup_name(discovery *base, const char *name, discovery_member *out,
-                             char *err, size_t errlen) {
-    rdisc *d = (rdisc *)base;
-    char key[2400];
-    snprintf(key, sizeof key, "maro:%s:member:%s", d->group, name);
-    const char *argv[] = {"GET", key};
-    redisReply *r = command(d, &d->c, 2, argv, err, errlen);
-    if (!r) return DISCOVERY_ERROR;
-    int found = 0;
-    if (r->type == REDIS_REPLY_STRING) {
-        const char *nl = memchr(r->str, '\n', r->len);
-        if (nl) {
-            out->name = strdup(name);
-            out->type = strndup(r->str, (size_t)(nl - r->str));
-            out->address = strdup(nl + 1);
-            found = 1;
-            if (!out->name || !out->type || !out->address) {
-                discovery_free_member(out);
-                snprintf(err, errlen, "out of memory");
-                found = DISCOVERY_ERROR;
-            }
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < d->n_types; i++)
+        if (strcmp(d->types[i].type, type) == 0) {
+            pthread_mutex_unlock(&d->lock);
+            return 0;
         }
+    followed *t = realloc(d->types, (d->n_types + 1) * sizeof *t);
+    char *name = strdup(type);
+    if (!t || !name) {
+        if (t) d->types = t;
+        free(name);
+        pthread_mutex_unlock(&d->lock);
+        return -1;
     }
-    freeReplyObject(r);
+    d->types = t;
+    t[d->n_types++] = (followed){name, {NULL, 0, 0, 0}};
+    d->refresh_now = 1;
+    pthread_mutex_unlock(&d->lock);
+    poke(d->wake[1]);
+    return 0;
+}
+
+static uint64_t rdisc_version(discovery *base) {
+    rdisc *d = (rdisc *)base;
+    uint64_t v = atomic_load(&d->version);
+    if (v != d->reported) {
+        d->reported = v;
+        drain(d->notify[0]);
+    }
+    return v;
+}
+
+static int rdisc_view(discovery *base, const char *type, discovery_view *out) {
+    rdisc *d = (rdisc *)base;
+    int rc = -1;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < d->n_types; i++) {
+        if (strcmp(d->types[i].type, type) != 0) continue;
+        const discovery_view *v = &d->types[i].view;
+        out->members = calloc(v->n ? v->n : 1, sizeof *out->members);
+        if (!out->members) break;
+        out->ok = v->ok;
+        out->as_of = v->as_of;
+        rc = 0;
+        for (size_t j = 0; j < v->n && rc == 0; j++) {
+            if (registration_copy(&out->members[j], &v->members[j]) != 0) rc = -1;
+            else out->n++;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (rc != 0) discovery_view_free(out);
+    return rc;
+}
+
+static int rdisc_said_goodbye(discovery *base, const char *name) {
+    rdisc *d = (rdisc *)base;
+    int said = 0;
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < d->n_goodbyes && !said; i++) said = strcmp(d->goodbyes[i], name) == 0;
+    pthread_mutex_unlock(&d->lock);
+    return said;
+}
+
+static int rdisc_resolve(discovery *base, const char *name, double timeout, registration *out,
+                         char *err, size_t errlen) {
+    rdisc *d = (rdisc *)base;
+    if (!d->running) {
+        snprintf(err, errlen, "not joined");
+        return -1;
+    }
+    request *q = calloc(1, sizeof *q);
+    if (!q || !(q->name = strdup(name))) {
+        free(q);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_lock(&d->lock);
+    q->next = d->requests;
+    d->requests = q;
+    pthread_mutex_unlock(&d->lock);
+    poke(d->wake[1]);
+    struct timespec until = clock_timespec(clock_now() + timeout);
+    pthread_mutex_lock(&d->lock);
+    while (!q->done && pthread_cond_timedwait(&d->answered, &d->lock, &until) != ETIMEDOUT) {
+    }
+    int found = -1;
+    if (!q->done) {
+        q->abandoned = 1; /* the worker frees it when it is done */
+        pthread_mutex_unlock(&d->lock);
+        snprintf(err, errlen, "Redis at %s:%d did not answer within %.1f s", d->host,
+                 d->cfg.port, timeout);
+        return -1;
+    }
+    for (request **pp = &d->requests; *pp; pp = &(*pp)->next)
+        if (*pp == q) {
+            *pp = q->next;
+            break;
+        }
+    pthread_mutex_unlock(&d->lock);
+    found = q->found;
+    if (found == 1) {
+        *out = q->answer;
+        q->found = 0; /* handed over */
+    } else if (found < 0) {
+        snprintf(err, errlen, "%s", q->err);
+    }
+    free_request(q);
     return found;
 }
 
-static void stop_heartbeat(rdisc *d) {
-    if (!d->thread_running) return;
+static int rdisc_types(discovery *base, char ***out, size_t *n) {
+    rdisc *d = (rdisc *)base;
     pthread_mutex_lock(&d->lock);
-    d->stop = 1;
-    pthread_cond_signal(&d->wake);
+    char **a = calloc(d->n_group_types + 1, sizeof *a);
+    size_t k = 0;
+    for (size_t i = 0; a && i < d->n_group_types; i++)
+        if ((a[k] = strdup(d->group_types[i]))) k++;
     pthread_mutex_unlock(&d->lock);
-    pthread_join(d->thread, NULL);
-    d->thread_running = 0;
+    *out = a;
+    *n = k;
+    return a ? 0 : -1;
+}
+
+static int rdisc_notify_fd(discovery *base) { return ((rdisc *)base)->notify[0]; }
+
+static void rdisc_set_stats(discovery *base, const registration_stats *s) {
+    rdisc *d = (rdisc *)base;
+    pthread_mutex_lock(&d->lock);
+    d->stats = *s;
+    pthread_mutex_unlock(&d->lock);
 }
 
 static void rdisc_leave(discovery *base) {
     rdisc *d = (rdisc *)base;
-    stop_heartbeat(d);
+    stop_worker(d);
     if (!d->joined) return;
     d->joined = 0;
     char err[512];
-    if (d->sub) {
-        redisFree(d->sub);
-        d->sub = NULL;
-    }
-    const char *argv[] = {"EVAL", LEAVE_SCRIPT, "2", d->member_key, d->type_key, d->value,
-                          d->name, d->channel};
-    redisReply *r = command(d, &d->c, 8, argv, err, sizeof err);
-    if (!r)
+    if (!d->c) d->c = redis_conn_open(&d->target, d->io_timeout, err, sizeof err);
+    if (!d->c || registry_leave(&d->c, &d->target, &d->keys, d->value.data, d->identity_len,
+                                d->name, err, sizeof err) != 0)
         log_warn("leaving group '%s': cannot remove '%s' (%s); it drops out when its "
-                 "heartbeat expires", d->group, d->name, err);
-    else
-        freeReplyObject(r);
+                 "registration expires", d->group, d->name, err);
 }
 
 static void rdisc_close(discovery *base) {
     rdisc *d = (rdisc *)base;
     rdisc_leave(base);
     if (d->c) redisFree(d->c);
+    for (size_t i = 0; i < d->n_types; i++) {
+        free(d->types[i].type);
+        discovery_view_free(&d->types[i].view);
+    }
+    free(d->types);
+    for (size_t i = 0; i < d->n_goodbyes; i++) free(d->goodbyes[i]);
+    for (size_t i = 0; i < d->n_group_types; i++) free(d->group_types[i]);
+    free(d->group_types);
+    while (d->requests) { /* abandoned ones the stopped worker did not answer */
+        request *q = d->requests;
+        d->requests = q->next;
+        free_request(q);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (d->wake[i] >= 0) close(d->wake[i]);
+        if (d->notify[i] >= 0) close(d->notify[i]);
+    }
+    registry_keys_free(&d->keys);
+    buf_free(&d->value);
+    free(d->host);
+    free(d->user);
+    if (d->password) {
+        memset(d->password, 0, strlen(d->password));
+        free(d->password);
+    }
+    free(d->group);
     free(d->name);
+    free(d->type);
     free(d->address);
-    free(d->member_key);
-    free(d->type_key);
-    free(d->value);
-    free(d->channel);
+    free(d->take_over_from);
     pthread_mutex_destroy(&d->lock);
-    pthread_cond_destroy(&d->wake);
+    pthread_cond_destroy(&d->answered);
     free(d);
 }
 
-static const struct discovery_ops rdisc_ops = {rdisc_join,      rdisc_lookup_type,
-                                               rdisc_lookup_name, rdisc_notify_fd,
-                                               rdisc_changes,   rdisc_leave,
-                                               rdisc_close};
+static const struct discovery_ops rdisc_ops = {
+    rdisc_join,    rdisc_follow,    rdisc_version,   rdisc_view,
+    rdisc_said_goodbye, rdisc_resolve, rdisc_types, rdisc_notify_fd,
+    rdisc_set_stats, rdisc_leave,   rdisc_close};
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 discovery *discovery_redis_open(const discovery_config *cfg, int *stopped, char *err,
                                 size_t errlen) {
@@ -412,45 +610,72 @@ discovery *discovery_redis_open(const discovery_config *cfg, int *stopped, char 
     }
     d->base.ops = &rdisc_ops;
     d->cfg = *cfg;
-    snprintf(d->host, sizeof d->host, "%s", cfg->host);
-    snprintf(d->group, sizeof d->group, "%s", cfg->group);
-    d->cfg.host = d->host;
-    d->cfg.group = d->group;
+    d->wake[0] = d->wake[1] = d->notify[0] = d->notify[1] = -1;
     pthread_mutex_init(&d->lock, NULL);
-    clock_cond_init(&d->wake);
+    clock_cond_init(&d->answered);
+    buf_init(&d->value);
+    d->host = strdup(cfg->host);
+    d->user = dup_or_null(cfg->user);
+    d->password = dup_or_null(cfg->password);
+    d->group = strdup(cfg->group);
+    d->name = strdup(cfg->me.name);
+    d->type = strdup(cfg->me.type);
+    d->address = strdup(cfg->me.address);
+    d->take_over_from = dup_or_null(cfg->take_over_from);
+    d->cfg.me.name = d->name;
+    d->cfg.me.type = d->type;
+    d->cfg.me.address = d->address;
+    d->target = (redis_target){d->host, cfg->port, d->user, d->password, cfg->db};
+    /* Replies are awaited at most this long: a hung Redis costs the worker
+     * a beat, never more. */
+    d->io_timeout = cfg->heartbeat_interval < 1.0 ? cfg->heartbeat_interval : 1.0;
+    if (d->io_timeout < 0.2) d->io_timeout = 0.2;
+    if (!d->host || !d->group || !d->name || !d->type || !d->address ||
+        (cfg->user && !d->user) || (cfg->password && !d->password) ||
+        (cfg->take_over_from && !d->take_over_from) ||
+        registry_keys_init(&d->keys, cfg->group, cfg->me.name, cfg->me.type) != 0 ||
+        nonblocking_pipe(d->wake) != 0 || nonblocking_pipe(d->notify) != 0) {
+        snprintf(err, errlen, "out of memory");
+        rdisc_close(&d->base);
+        return NULL;
+    }
     double start = clock_now(), wait = cfg->initial_retry_interval;
     int tries = 0;
-    char why[256] = "";
+    char why[300] = "";
     for (;;) {
         tries++;
-        d->c = connect_once(d, why, sizeof why);
-        if (d->c) return &d->base;
+        /* The first connection waits up to a second: a server that starts
+         * slowly is not an unreachable one. */
+        d->c = redis_conn_open(&d->target, 1.0, why, sizeof why);
+        if (d->c) {
+            redisSetTimeout(d->c, (struct timeval){(time_t)d->io_timeout,
+                                                   (suseconds_t)((d->io_timeout -
+                                                                  (time_t)d->io_timeout) * 1e6)});
+            return &d->base;
+        }
+        /* A refused password or database will not change: no retries. */
+        if (strstr(why, "refused the password") || strstr(why, "cannot select")) break;
         if (tries > cfg->max_connect_retries) break;
         if (cfg->sleep(cfg->sleep_ctx, wait)) {
             *stopped = 1;
-            snprintf(err, errlen, "stopped by a signal while connecting to Redis");
+            snprintf(err, errlen, "interrupted while connecting to Redis");
             rdisc_close(&d->base);
             return NULL;
         }
         wait *= 2;
     }
-    snprintf(err, errlen, "cannot reach Redis at %s:%d after %d tries over %.1f s (last error: "
-             "%s); start Redis there, or set redis_address / MARO_REDIS",
-             d->host, cfg->port, tries, clock_now() - start, why);
+    if (strstr(why, "refused the password") || strstr(why, "cannot select"))
+        snprintf(err, errlen, "%s", why);
+    else
+        snprintf(err, errlen, "cannot reach Redis at %s:%d after %d tries over %.1f s (last "
+                 "error: %s); start Redis there, or set redis_address / MARO_REDIS", d->host,
+                 cfg->port, tries, clock_now() - start, why);
     rdisc_close(&d->base);
     return NULL;
 }
 
-void discovery_free_member(discovery_member *m) {
-    if (!m) return;
-    free(m->name);
-    free(m->type);
-    free(m->address);
-    m->name = m->type = m->address = NULL;
-}
-
-void discovery_free_members(discovery_member *m, size_t n) {
-    if (!m) return;
-    for (size_t i = 0; i < n; i++) discovery_free_member(&m[i]);
-    free(m);
+void discovery_view_free(discovery_view *v) {
+    registrations_free(v->members, v->n);
+    v->members = NULL;
+    v->n = 0;
 }

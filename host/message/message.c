@@ -4,16 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/ids.h"
+#include "wire/packet.h"
 #include "wire/payload.h"
+#include "wire/uuid.h"
 
 struct message {
     wire_header h;       /* slices point into data[]; h.group is unused */
     const char *encoded; /* the payload frame not decoded yet, or NULL */
     size_t encoded_len;
     blob *bytes;         /* the blob behind encoded, when it is not in data[] */
-    /* tag, source, destination, session_id and message_id, each
-     * NUL-terminated, then a small encoded payload: one allocation. */
+    /* tag, source, destination, session_id, message_id and the error text,
+     * each NUL-terminated, then a small encoded payload: one allocation. */
     char data[];
 };
 
@@ -31,7 +32,7 @@ static const char message_mt_key;
 
 /* The constructors' field names, as upvalues: no C string lookups per call. */
 enum { F_TAG = 1, F_SOURCE, F_DESTINATION, F_PAYLOAD, F_SESSION_ID, F_MESSAGE_ID,
-       F_SESSION_TYPE, F_SESSION_STAGE, F_COUNT = F_SESSION_STAGE };
+       F_SESSION_TYPE, F_SESSION_STAGE, F_ERROR, F_COUNT = F_ERROR };
 /* Upvalues: the metamethods hold the metatable as their first; the
  * constructors hold the field names, their addresses and the metatable. */
 #define UP_META lua_upvalueindex(1)
@@ -39,7 +40,7 @@ enum { F_TAG = 1, F_SOURCE, F_DESTINATION, F_PAYLOAD, F_SESSION_ID, F_MESSAGE_ID
 #define UP_CTOR_META lua_upvalueindex(F_COUNT + 2)
 static const char *const field_names[] = {NULL, "tag", "source", "destination", "payload",
                                           "session_id", "message_id", "session_type",
-                                          "session_stage"};
+                                          "session_stage", "error"};
 
 /* Received payloads up to this size are copied into the message. */
 #define INLINE_PAYLOAD_MAX 1024
@@ -57,29 +58,36 @@ static int bytes_gc(lua_State *L) {
 /* A new message with h's fields and room for extra bytes after them; meta
  * is where the caller holds the metatable, or 0 to look it up. */
 static message *push_new(lua_State *L, const wire_header *h, size_t extra, int meta) {
-    char sid[IDS_UUID_LEN + 1], mid[IDS_UUID_LEN + 1];
+    char sid[WIRE_UUID_LEN], mid[WIRE_UUID_LEN];
     wire_slice session_id = h->session_id, message_id = h->message_id;
+    wire_uuid u;
     if (!session_id.ptr) {
-        ids_new_uuid(sid);
-        session_id = (wire_slice){sid, IDS_UUID_LEN};
+        wire_uuid_next(&u);
+        wire_uuid_format(&u, sid);
+        session_id = (wire_slice){sid, WIRE_UUID_LEN};
     }
     if (!message_id.ptr) {
-        ids_new_uuid(mid);
-        message_id = (wire_slice){mid, IDS_UUID_LEN};
+        wire_uuid_next(&u);
+        wire_uuid_format(&u, mid);
+        message_id = (wire_slice){mid, WIRE_UUID_LEN};
     }
-    wire_slice parts[5] = {h->tag, h->source, h->destination, session_id, message_id};
+    wire_slice parts[6] = {h->tag, h->source, h->destination, session_id, message_id, h->error};
     size_t total = 0;
-    for (int i = 0; i < 5; i++) total += parts[i].len + 1;
+    for (int i = 0; i < 6; i++) total += parts[i].len + 1;
 
     message *m = lua_newuserdatauv(L, sizeof *m + total + extra, 2);
     memset(m, 0, sizeof *m);
     if (meta) lua_pushvalue(L, meta);
     else lua_rawgetp(L, LUA_REGISTRYINDEX, &message_mt_key);
     lua_setmetatable(L, -2);
-    wire_slice *dst[5] = {&m->h.tag, &m->h.source, &m->h.destination, &m->h.session_id,
-                          &m->h.message_id};
+    wire_slice *dst[6] = {&m->h.tag, &m->h.source, &m->h.destination, &m->h.session_id,
+                          &m->h.message_id, &m->h.error};
     char *p = m->data;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
+        if (!parts[i].ptr) { /* no error text: the slice stays NULL */
+            *p++ = '\0';
+            continue;
+        }
         memcpy(p, parts[i].ptr, parts[i].len);
         p[parts[i].len] = '\0';
         *dst[i] = (wire_slice){p, parts[i].len};
@@ -92,23 +100,24 @@ static message *push_new(lua_State *L, const wire_header *h, size_t extra, int m
 
 message *message_push(lua_State *L, const wire_header *h) { return push_new(L, h, 0, 0); }
 
-message *message_push_received(lua_State *L, const wire_header *h, blob *payload, int meta) {
-    size_t size = blob_size(payload);
-    if (size <= INLINE_PAYLOAD_MAX) {
+message *message_push_received(lua_State *L, const wire_header *h, const char *payload,
+                               size_t size, blob *owner, int meta) {
+    if (size <= INLINE_PAYLOAD_MAX || !owner) {
         message *m = push_new(L, h, size, meta);
-        char *bytes = (char *)m->h.message_id.ptr + m->h.message_id.len + 1;
-        memcpy(bytes, blob_data(payload), size);
+        /* The last `size` bytes of the userdata are the room asked for. */
+        char *bytes = (char *)m + lua_rawlen(L, -1) - size;
+        memcpy(bytes, payload, size);
         m->encoded = bytes;
         m->encoded_len = size;
         return m;
     }
     message *m = push_new(L, h, 0, meta);
     blob **holder = lua_newuserdatauv(L, sizeof *holder, 0);
-    *holder = blob_ref(payload);
+    *holder = blob_ref(owner);
     luaL_setmetatable(L, BYTES_TYPE);
     lua_setiuservalue(L, -2, BYTES_SLOT);
-    m->bytes = payload;
-    m->encoded = blob_data(payload);
+    m->bytes = owner;
+    m->encoded = payload;
     m->encoded_len = size;
     if (size >= GC_HINT_BYTES && lua_gc(L, LUA_GCISRUNNING))
         lua_gc(L, LUA_GCSTEP, (int)(size >> 10));
@@ -175,25 +184,17 @@ void message_push_payload(lua_State *L, int idx) {
  * a bigger one takes the buffer itself rather than be copied. */
 #define SCRATCH_COPY_MAX 4096
 
-int message_encode(lua_State *L, int idx, wire_slice group, buf *header, message_scratch *scratch,
+int message_encode(lua_State *L, int idx, wire_header *h, message_scratch *scratch,
                    blob **payload, char *err, size_t errlen) {
     idx = lua_absindex(L, idx);
     message *m = lua_touserdata(L, idx);
-    wire_header h = m->h;
-    h.group = group;
-    /* Checked here because a peer refuses a longer one (wire_header_decode). */
-    if (group.len > WIRE_MAX_NAME) {
-        snprintf(err, errlen, "group name is %zu bytes long; at most %d are allowed", group.len,
-                 WIRE_MAX_NAME);
-        return -1;
-    }
-    if (wire_header_encode(&h, header) != 0) {
-        snprintf(err, errlen, "out of memory while encoding a header");
-        return -1;
-    }
+    *h = m->h;
     if (m->encoded) {
         /* Sent on as it came, not re-encoded. */
-        *payload = m->bytes ? blob_ref(m->bytes) : blob_copy(m->encoded, m->encoded_len);
+        *payload = m->bytes && m->encoded == blob_data(m->bytes) &&
+                           m->encoded_len == blob_size(m->bytes)
+                       ? blob_ref(m->bytes)
+                       : blob_copy(m->encoded, m->encoded_len);
         if (!*payload) {
             snprintf(err, errlen, "out of memory while copying a payload");
             return -1;
@@ -224,15 +225,6 @@ int message_encode(lua_State *L, int idx, wire_slice group, buf *header, message
     return 0;
 }
 
-message *message_push_decoded(lua_State *L, const char *header, size_t header_len,
-                              blob *payload, char *err, size_t errlen) {
-    wire_header h;
-    if (wire_header_decode(header, header_len, &h, err, errlen)) return NULL;
-    if (payload_decode(NULL, blob_data(payload), blob_size(payload), err, errlen) != 0)
-        return NULL;
-    return message_push_received(L, &h, payload, 0);
-}
-
 /* ---- the Lua side ------------------------------------------------------ */
 
 static void push_slice(lua_State *L, wire_slice s) { lua_pushlstring(L, s.ptr, s.len); }
@@ -256,6 +248,7 @@ static int message_index(lua_State *L) {
     else if (IS("message_id")) push_slice(L, m->h.message_id);
     else if (IS("session_type")) push_name_or_nil(L, wire_session_type_name(m->h.session_type));
     else if (IS("session_stage")) push_name_or_nil(L, wire_session_stage_name(m->h.session_stage));
+    else if (IS("error") && m->h.error.ptr) push_slice(L, m->h.error);
     else lua_pushnil(L);
 #undef IS
     return 1;
@@ -271,13 +264,15 @@ static int message_newindex(lua_State *L) {
         return 0;
     }
     static const char *const fields[] = {"tag", "source", "destination", "session_id",
-                                         "message_id", "session_type", "session_stage", NULL};
+                                         "message_id", "session_type", "session_stage",
+                                         "error", NULL};
     for (int i = 0; fields[i]; i++)
         if (strcmp(k, fields[i]) == 0)
             return luaL_error(L, "message field '%s' is read-only; build a new message, or give "
                                  "it to proxy:reply or proxy:forward", k);
     return luaL_error(L, "messages have no field '%s' (fields: tag, source, destination, "
-                         "payload, session_id, message_id, session_type, session_stage)", k);
+                         "payload, session_id, message_id, session_type, session_stage, "
+                         "error)", k);
 }
 
 static int message_tostring(lua_State *L) {
@@ -303,9 +298,10 @@ static wire_slice field_string(lua_State *L, const char *ctor, int f) {
     s.ptr = lua_tolstring(L, -1, &s.len);
     if (s.len == 0)
         luaL_error(L, "%s: field '%s' must be a non-empty string, got \"\"", ctor, field_names[f]);
-    if (s.len > WIRE_MAX_NAME)
+    int max = f == F_ERROR ? WIRE_MAX_ERROR : WIRE_MAX_NAME;
+    if (s.len > (size_t)max)
         luaL_error(L, "%s: field '%s' is %d bytes long; at most %d are allowed", ctor,
-                   field_names[f], (int)s.len, WIRE_MAX_NAME);
+                   field_names[f], (int)s.len, max);
     return s;
 }
 
@@ -333,7 +329,7 @@ static int new_message(lua_State *L, const char *ctor, int default_type) {
         if (f > F_COUNT)
             return luaL_error(L, "%s: unknown field '%s' (fields: tag, source, destination, "
                                  "payload, session_id, message_id, session_type, "
-                                 "session_stage)", ctor, luaL_tolstring(L, -2, NULL));
+                                 "session_stage, error)", ctor, luaL_tolstring(L, -2, NULL));
         if (f == F_PAYLOAD) lua_copy(L, -1, 2);
         else field[f] = field_string(L, ctor, f);
         lua_pop(L, 1);
@@ -349,6 +345,7 @@ static int new_message(lua_State *L, const char *ctor, int default_type) {
     h.destination = field[F_DESTINATION];
     h.session_id = field[F_SESSION_ID];
     h.message_id = field[F_MESSAGE_ID];
+    h.error = field[F_ERROR];
     wire_slice type = field[F_SESSION_TYPE], stage = field[F_SESSION_STAGE];
     h.session_type = default_type;
     if (type.ptr && (h.session_type = wire_session_type_parse(type.ptr, type.len)) < 0)
@@ -380,39 +377,65 @@ static int l_is_message(lua_State *L) {
     return 1;
 }
 
-/* maro.wire.encode(msg [, group]) -> header, payload */
+/* maro.wire.encode(msg [, group]) -> packet, payload: the frames of a
+ * transmission holding this message alone, its payload in the second. */
 static int l_wire_encode(lua_State *L) {
     message_check(L, 1);
-    wire_slice group = {"", 0};
-    group.ptr = luaL_optlstring(L, 2, "", &group.len);
-    buf header;
+    wire_header h;
     blob *payload = NULL;
     char err[512];
-    buf_init(&header);
-    if (message_encode(L, 1, group, &header, NULL, &payload, err, sizeof err) != 0) {
-        buf_free(&header);
+    if (message_encode(L, 1, &h, NULL, &payload, err, sizeof err) != 0)
         return luaL_error(L, "maro.wire.encode: %s", err);
+    h.group.ptr = luaL_optlstring(L, 2, "", &h.group.len);
+    if (h.group.len > WIRE_MAX_NAME) {
+        blob_unref(payload);
+        return luaL_argerror(L, 2, "a group name of at most 1024 bytes");
     }
+    wire_packet_head head;
+    memset(&head, 0, sizeof head);
+    head.group = h.group;
+    head.sender = h.source;
+    buf out;
+    buf_init(&out);
+    wire_packet_writer w;
+    if (wire_packet_begin(&w, &out, &head) != 0 || wire_packet_add(&w, &h, NULL, 0, 1) != 0) {
+        buf_free(&out);
+        blob_unref(payload);
+        return luaL_error(L, "maro.wire.encode: out of memory");
+    }
+    wire_packet_finish(&w);
     /* Push both before raising anything, so nothing leaks on a memory error. */
-    lua_pushlstring(L, header.data, header.len);
-    buf_free(&header);
+    lua_pushlstring(L, out.data, out.len);
+    buf_free(&out);
     lua_pushlstring(L, blob_data(payload), blob_size(payload));
     blob_unref(payload);
     return 2;
 }
 
-/* maro.wire.decode(header, payload) -> msg */
+/* maro.wire.decode(packet [, payload]) -> msg: the first message of a
+ * packet, its payload inline or in the second frame. */
 static int l_wire_decode(lua_State *L) {
-    size_t hlen, plen;
-    const char *header = luaL_checklstring(L, 1, &hlen);
-    const char *payload = luaL_checklstring(L, 2, &plen);
+    size_t plen, flen = 0;
+    const char *packet = luaL_checklstring(L, 1, &plen);
+    const char *frame = luaL_optlstring(L, 2, NULL, &flen);
     char err[512];
-    /* A copy, not a borrow: the bytes may outlive the Lua string in a send. */
-    blob *b = blob_copy(payload, plen);
+    wire_packet_reader r;
+    wire_header h;
+    wire_slice payload;
+    int at;
+    if (wire_packet_open(&r, packet, plen, frame ? 1 : 0, err, sizeof err) != 0)
+        return luaL_error(L, "maro.wire.decode: %s", err);
+    int rc = wire_packet_next(&r, &h, &payload, &at, err, sizeof err);
+    if (rc == WIRE_PACKET_END) return luaL_error(L, "maro.wire.decode: the packet holds no message");
+    if (rc != WIRE_PACKET_MESSAGE) return luaL_error(L, "maro.wire.decode: %s", err);
+    if (at >= 0) payload = (wire_slice){frame, flen};
+    if (payload_decode(NULL, payload.ptr, payload.len, err, sizeof err) != 0)
+        return luaL_error(L, "maro.wire.decode: %s", err);
+    /* A copy, not a borrow: the bytes may outlive the Lua strings. */
+    blob *b = blob_copy(payload.ptr, payload.len);
     if (!b) return luaL_error(L, "maro.wire.decode: out of memory");
-    message *m = message_push_decoded(L, header, hlen, b, err, sizeof err);
+    message_push_received(L, &h, blob_data(b), blob_size(b), b, 0);
     blob_unref(b);
-    if (!m) return luaL_error(L, "maro.wire.decode: %s", err);
     return 1;
 }
 

@@ -20,9 +20,11 @@ message *message_push(lua_State *L, const wire_header *h);
 
 /* Pushes a message with h's fields whose payload is received bytes, already
  * checked; they are decoded on first access. Small payloads are copied into
- * the message, large ones shared (a reference is taken). meta: where the
- * caller holds the Message metatable (an upvalue), or 0 to look it up. */
-message *message_push_received(lua_State *L, const wire_header *h, blob *payload, int meta);
+ * the message; a large one stays where it is, in owner (a reference is
+ * taken). meta: where the caller holds the Message metatable (an upvalue),
+ * or 0 to look it up. */
+message *message_push_received(lua_State *L, const wire_header *h, const char *payload,
+                               size_t len, blob *owner, int meta);
 
 message *message_check(lua_State *L, int idx); /* raises a type error otherwise */
 message *message_test(lua_State *L, int idx);  /* NULL when idx is no message */
@@ -41,17 +43,12 @@ typedef struct message_scratch {
     blob *spare;
 } message_scratch;
 
-/* Encodes the message at idx (checked by the caller): the header frame into header (with this group),
- * and a blob of the payload frame into *payload (shared, not copied, when the
- * payload was never decoded). scratch may be NULL. Returns 0, or -1 with err filled. */
-int message_encode(lua_State *L, int idx, wire_slice group, buf *header, message_scratch *scratch,
-                   blob **payload,
-                   char *err, size_t errlen);
-
-/* Builds a message from received frames; the payload is checked but not
- * decoded. On failure returns NULL with err filled and pushes nothing. */
-message *message_push_decoded(lua_State *L, const char *header, size_t header_len,
-                              blob *payload, char *err, size_t errlen);
+/* Encodes the message at idx (checked by the caller): *h gets its header
+ * fields (slices into the message: valid while it lives) and *payload a
+ * blob of its payload, MessagePack (shared, not copied, when the payload
+ * was never decoded). scratch may be NULL. 0, or -1 with err filled. */
+int message_encode(lua_State *L, int idx, wire_header *h, message_scratch *scratch,
+                   blob **payload, char *err, size_t errlen);
 
 /* Adds Message, SessionMessage, wire_encode and wire_decode to the table on top. */
 void message_register(lua_State *L);

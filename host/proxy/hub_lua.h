@@ -1,7 +1,7 @@
-/* hub_lua.h: maro.core.testing_hub(), the in-process hub (transport/inproc.h)
+/* hub_lua.h: maro.core.testing.testing_hub(), the in-process hub (transport/inproc.h)
  * as a Lua value that maro.Proxy{hub = ...} joins; used by maro.testing.
  *
- *   local hub = core.testing_hub()
+ *   local hub = core.testing.testing_hub()
  *   hub:on_idle(fn)  -- fn(address) runs while a member of the hub waits and
  *                    -- nothing has arrived for it; it returns true when it
  *                    -- did something. nil removes it.

@@ -1,19 +1,19 @@
 /* proxy.h: a member of a group. Joining registers it with discovery and
- * connects it to its expected peers; then it sends encoded messages to
- * peers by name and receives messages in arrival order, keeping those that
- * arrive while it waits for particular sessions. The Lua binding
- * (proxy_lua.c) builds on these calls. */
+ * connects it to its expected peers; then it sends messages to peers by
+ * name and receives messages in arrival order, keeping those that arrive
+ * while it waits for particular ones. The Lua binding (proxy_lua*.c) builds
+ * on these calls; how the pieces fit is in docs/architecture.md. */
 #ifndef MARO_PROXY_H
 #define MARO_PROXY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/blob.h"
 #include "proxy/rxbuf.h"
 #include "wire/header.h"
 
 typedef struct proxy proxy;
-typedef struct proxy_peer proxy_peer;
 
 typedef struct proxy_expected {
     const char *type;
@@ -29,8 +29,12 @@ typedef struct proxy_config {
     struct inproc_hub *hub;
     const char *redis_host;
     int redis_port;
+    const char *redis_user, *redis_password; /* NULL: no AUTH */
+    int redis_db;
     const char *advertised_host; /* NULL: the local address of the route to Redis */
-    const char *bind_host;       /* NULL: every interface */
+    const char *bind_host;       /* NULL: the advertised address */
+    const char *incarnation;     /* 16 hex digits naming this run, or NULL: random */
+    const char *take_over_from;  /* a run whose registration may be replaced, or NULL */
     const proxy_expected *expected;
     size_t n_expected;
     int max_redis_connect_retries;
@@ -38,17 +42,17 @@ typedef struct proxy_config {
     int max_peer_discovery_retries;
     double initial_peer_discovery_retry_interval, max_peer_discovery_retry_interval;
     double heartbeat_interval, heartbeat_expiry, peer_refresh_interval;
-    size_t max_buffered_messages, max_sessions;
+    size_t max_buffered_messages, max_buffered_bytes, max_sessions;
     double send_timeout; /* how long a send waits for a full queue; < 0: forever */
-    double linger;       /* seconds queued messages may still leave after close */
+    double linger;       /* how long close() waits for what was sent to be acknowledged */
     int send_hwm, recv_hwm;
     long long max_message_size;
     /* Rejoin (docs/proxy.md, "Rejoining"): a peer that leaves is remembered
      * for peers_catch_lifetime seconds as expected back; with the cache,
-     * messages sent to it meanwhile are kept (at most max_cache per peer)
-     * and delivered in order when it is back. */
+     * messages sent to it meanwhile (and those it never acknowledged) are
+     * kept, at most max_cache per peer, and delivered in order when it is
+     * back. */
     int enable_rejoin, enable_cache;
-    int take_over_name; /* the name's previous holder is dead: register over it */
     double peers_catch_lifetime;
     size_t max_cache;
     /* Before a send, wait up to minimal_timeout seconds until this many live
@@ -63,69 +67,74 @@ typedef struct proxy_config {
 void proxy_config_defaults(proxy_config *c);
 
 /* Joins the group; returns only when joined. NULL with err saying what is
- * missing; *stopped set when a signal interrupted the joining. */
-proxy *proxy_open(const proxy_config *c, int *stopped, char *err, size_t errlen);
-/* Leaves the group (queued messages still go out within the linger) and frees. */
-void proxy_close(proxy *p);
+ * missing; *interrupted set when a signal cut joining short. */
+proxy *proxy_open(const proxy_config *c, int *interrupted, char *err, size_t errlen);
+/* Leaves the group: waits up to the linger for what was sent to be
+ * acknowledged, deregisters, and frees. Returns how many messages accepted
+ * by a send are not known to have arrived (logged when not 0). */
+uint64_t proxy_close(proxy *p);
 
 const char *proxy_name(const proxy *p);
 const char *proxy_group(const proxy *p);
 const char *proxy_type(const proxy *p);
 const char *proxy_address(const proxy *p); /* where peers reach it, "tcp://host:port" */
-unsigned long proxy_peers_version(const proxy *p);
+unsigned long proxy_peers_version(proxy *p);
 unsigned long proxy_dropped(const proxy *p); /* received messages refused so far */
 size_t proxy_buffered(const proxy *p);       /* received, not taken by a receive yet */
-size_t proxy_peer_count(const proxy *p);
-proxy_peer *proxy_peer_at(const proxy *p, size_t i);
-const char *proxy_peer_name(const proxy_peer *pp);
-const char *proxy_peer_type(const proxy_peer *pp);
+size_t proxy_buffered_bytes(const proxy *p);
+/* The live peers, after bringing the table up to date: call with i = 0, 1,
+ * ... until it returns 0. */
+int proxy_peer_at(proxy *p, size_t i, const char **name, const char **type);
 
-/* Refreshes the peer table from discovery when it is due. */
-void proxy_tick(proxy *p);
+/* ---- sending ------------------------------------------------------------- */
 
-/* The peer of that name; an unknown name is looked up in the group and
- * connected. NULL with err naming the name and the group. */
-proxy_peer *proxy_find_peer(proxy *p, const char *name, char *err, size_t errlen);
+enum {
+    PROXY_SEND_MINIMAL = 1, /* first wait for minimal_peers of the destination's type */
+    PROXY_SEND_SESSION = 2  /* follow the session this message starts */
+};
+/* Sends one message to h->destination, waiting (and receiving meanwhile)
+ * while its queue is full. A peer that is down but expected back gets it
+ * kept, or -1 with err. h->group is set here. 0, or -1 with err. */
+int proxy_send(proxy *p, wire_header *h, blob *payload, int flags, char *err, size_t errlen);
+/* The same message to every live peer of a type; *reached counts them.
+ * 0, or -1 with err (after *reached peers got it). */
+int proxy_broadcast(proxy *p, const char *type, wire_header *h, blob *payload, int *reached,
+                    char *err, size_t errlen);
 
-/* Waits (receiving into the buffer meanwhile) until at least minimal_peers
- * live peers of that type are connected. 0, or -1 with err saying how many
- * of how many after the timeout (timeout_for_minimal_peer_number). */
-int proxy_await_minimal(proxy *p, const char *type, char *err, size_t errlen);
-int proxy_wants_minimal(const proxy *p); /* nonzero when minimal_peers is set */
-
-/* Queues one message for a peer, waiting (and buffering what arrives
- * meanwhile) while its queue is full. A peer that is down but expected back
- * (enable_rejoin) gets it kept in its cache, or -1 with err when there is no
- * cache or it is full. 0, or -1 with err. */
-int proxy_send(proxy *p, proxy_peer *pp, const char *header, size_t header_len, blob *payload,
-               char *err, size_t errlen);
-
-/* Remembers a session this proxy started, to follow its stages. */
-void proxy_session_start(proxy *p, wire_slice session_id, int type, int replies);
 int proxy_session_stage(proxy *p, wire_slice session_id);
+/* How many replies a session can still get (-1: not followed); a wait
+ * looks again when proxy_departures grows. */
+int proxy_session_possible(proxy *p, wire_slice session_id);
+unsigned long proxy_departures(proxy *p);
 
-/* Chooses messages: returns 1 to take one (and may count it), 0 to leave it. */
+/* ---- receiving ----------------------------------------------------------- */
+
+/* Chooses messages: 1 to take one (the chooser may count it), 0 to leave it. */
 typedef int (*proxy_match_fn)(void *ctx, const wire_header *h);
-
-/* The oldest buffered message that match takes (any when match is NULL), or
- * NULL. Every message handed out goes back through proxy_release. */
+/* The oldest buffered message that match takes (any when match is NULL),
+ * or NULL. The caller frees it with rx_item_free. */
 rx_item *proxy_take_buffered(proxy *p, proxy_match_fn match, void *ctx);
 
-enum { PROXY_GOT = 0, PROXY_TIMEOUT, PROXY_FULL, PROXY_WOKEN };
 #define PROXY_NO_WAIT (-2.0) /* a deadline that only takes what has arrived */
-/* Receives from the network until a message that match takes arrives
- * (returned; valid until the next receiving call), the deadline passes (a
- * clock_now() time; < 0: none), a watched descriptor is readable
- * (PROXY_WOKEN), or the buffer is full (PROXY_FULL, logged).
- * Messages not taken are buffered. */
-rx_item *proxy_wait_next(proxy *p, double deadline, proxy_match_fn match, void *ctx,
-                         int *status);
-/* Gives back a message that a call above handed out. */
-void proxy_release(proxy *p, rx_item *it);
+enum { PROXY_DONE = 0, PROXY_TIMEOUT, PROXY_WOKEN, PROXY_FULL, PROXY_INTERRUPTED };
+
+/* One wait (docs/proxy.md, "The one wait"): receives until done(ctx) says
+ * so, the deadline (a clock_now() time; < 0: none) passes, a watched
+ * descriptor is readable (with watched set), or the buffer is full while
+ * take cannot use what is in it. take(ctx, it) is offered every message as
+ * it arrives: 1 takes it (the caller owns it then), 0 leaves it buffered. */
+typedef struct proxy_wait_spec {
+    double deadline;
+    int (*take)(void *ctx, rx_item *it);
+    int (*done)(void *ctx);
+    void *ctx;
+    int watched;
+    int uninterruptible; /* a signal does not end it (leaving within the linger) */
+} proxy_wait_spec;
+int proxy_wait(proxy *p, const proxy_wait_spec *w);
 
 /* More descriptors for the one wait (a file watcher, say): when one becomes
- * readable, proxy_wait_next returns NULL with PROXY_WOKEN, and a Lua receive
- * returns as if its timeout ran out, so the caller can attend to it. */
+ * readable, a wait with `watched` set returns PROXY_WOKEN. */
 #define PROXY_MAX_WATCHED_FDS 4
 int proxy_watch_fd(proxy *p, int fd); /* 0, or -1 when PROXY_MAX_WATCHED_FDS are watched */
 void proxy_unwatch_fd(proxy *p, int fd);

@@ -1,4 +1,4 @@
-/* proxy_lua.h: maro.core.Proxy, the Lua face of a proxy (API.md, "Proxy"). */
+/* proxy_lua.h: maro.core.Proxy, the Lua face of a proxy (docs/api.md, "Proxy"). */
 #ifndef MARO_PROXY_LUA_H
 #define MARO_PROXY_LUA_H
 
@@ -6,8 +6,8 @@
 
 #define PROXY_TYPE "maro.Proxy"
 
-/* Adds Proxy (the constructor taking a table of checked options; the
- * friendly defaults live in lualib/maro/proxy.lua) to the table on top. */
+/* Adds Proxy (the constructor, which takes the options table) and testing
+ * (raw_send and testing_hub, for specs) to the table on top. */
 void proxy_register(lua_State *L);
 
 /* The open proxy behind the maro.Proxy at idx (raises an error otherwise),

@@ -2,6 +2,7 @@
  * line follows the stock lua interpreter, so that `busted --lua=marohost`
  * and habits from `lua` work unchanged. */
 #include <lauxlib.h>
+#include <signal.h>
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "keys/group_key.h"
 #include "embedded.h"
 #include "lua_alloc.h"
+#include "stop_signals.h"
 
 static const char *progname = "marohost";
 
@@ -69,7 +71,10 @@ static int docall(lua_State *L, int nargs, int nres) {
     int status = lua_pcall(L, nargs, nres, base);
     lua_remove(L, base);
     if (status != LUA_OK) {
-        report(lua_tostring(L, -1));
+        /* An error a stop signal raised is no failure of the script's own. */
+        int sig = stop_signals_caught();
+        if (sig) log_info("%s: leaving and exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        else report(lua_tostring(L, -1));
         lua_pop(L, 1);
     }
     return status;
@@ -283,6 +288,7 @@ static int pmain(lua_State *L) {
         lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
     }
     open_libraries(L);
+    stop_signals_install(L);
     create_arg_table(L, argv, argc, o.script);
     if (o.warnings) lua_warning(L, "@on", 0);
     if (!o.ignore_env && handle_luainit(L) != LUA_OK) return 0;
@@ -350,6 +356,8 @@ int main(int argc, char **argv) {
         report(lua_tostring(L, -1));
         r.status = EXIT_FAILURE;
     }
+    stop_signals_quiet();
+    if (stop_signals_caught()) r.status = 128 + stop_signals_caught();
     lua_close(L); /* runs every __gc: proxies leave their group here */
     lua_pool_free(pool);
     return r.status;

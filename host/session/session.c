@@ -2,16 +2,24 @@
  * order so that the oldest session is the one dropped at the bound. */
 #include "session/session.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
 
+typedef struct owed {
+    uint32_t key;
+    uint64_t seq;
+} owed;
+
 typedef struct entry {
-    struct entry *chain;       /* next in the bucket */
+    struct entry *chain; /* next in the bucket */
     struct entry *older, *newer;
     int type, stage, replies;
+    owed one;            /* a unicast's only debtor, without an allocation */
+    owed *many;          /* a broadcast's, when there are more */
+    size_t n_owed, cap_owed;
+    int tracked; /* debts were recorded: possible() can tell */
     size_t len;
     char id[];
 } entry;
@@ -20,7 +28,7 @@ struct session_table {
     entry **buckets;
     size_t nbuckets, count, max;
     entry *oldest, *newest;
-    unsigned long evicted;
+    unsigned long evicted, departures;
     log_limiter lim;
 };
 
@@ -43,12 +51,17 @@ session_table *session_table_new(size_t max_sessions) {
     return t;
 }
 
+static void free_entry(entry *e) {
+    free(e->many);
+    free(e);
+}
+
 void session_table_free(session_table *t) {
     if (!t) return;
     entry *e = t->oldest;
     while (e) {
         entry *next = e->newer;
-        free(e);
+        free_entry(e);
         e = next;
     }
     free(t->buckets);
@@ -70,7 +83,7 @@ static void remove_entry(session_table *t, entry **slot) {
     if (e->newer) e->newer->older = e->older;
     else t->newest = e->older;
     t->count--;
-    free(e);
+    free_entry(e);
 }
 
 static void grow(session_table *t) {
@@ -104,16 +117,14 @@ int session_start(session_table *t, wire_slice id, int type, int replies) {
     }
     if (t->count >= t->nbuckets) grow(t);
     slot = find_slot(t, id); /* the chains changed */
-    entry *e = malloc(sizeof *e + id.len);
+    entry *e = calloc(1, sizeof *e + id.len);
     if (!e) return -1;
     memcpy(e->id, id.ptr, id.len);
     e->len = id.len;
     e->type = type;
     e->stage = wire_request_stage(type);
     e->replies = replies;
-    e->chain = NULL;
     e->older = t->newest;
-    e->newer = NULL;
     if (t->newest) t->newest->newer = e;
     else t->oldest = e;
     t->newest = e;
@@ -122,20 +133,58 @@ int session_start(session_table *t, wire_slice id, int type, int replies) {
     return 0;
 }
 
-int session_on_arrival(session_table *t, const wire_header *h) {
-    if (h->session_type == SESSION_NONE || t->count == 0) return SESSION_DELIVER;
+static owed *owed_at(entry *e, size_t i) { return e->many ? &e->many[i] : &e->one; }
+
+int session_owe(session_table *t, wire_slice id, uint32_t key, uint64_t seq) {
+    entry *e = *find_slot(t, id);
+    if (!e) return 0;
+    e->tracked = 1;
+    if (e->n_owed == 0 && !e->many) {
+        e->one = (owed){key, seq};
+        e->n_owed = 1;
+        return 0;
+    }
+    if (!e->many || e->n_owed == e->cap_owed) {
+        size_t cap = e->cap_owed ? e->cap_owed * 2 : 8;
+        owed *m = realloc(e->many, cap * sizeof *m);
+        if (!m) return -1;
+        if (!e->many) m[0] = e->one;
+        e->many = m;
+        e->cap_owed = cap;
+    }
+    e->many[e->n_owed++] = (owed){key, seq};
+    return 0;
+}
+
+/* Takes out the debts of key that match upto; returns how many. */
+static size_t settle(entry *e, uint32_t key, uint64_t upto, int one_only) {
+    size_t n = 0;
+    for (size_t i = e->n_owed; i-- > 0;) {
+        owed *o = owed_at(e, i);
+        if (o->key != key || (o->seq > upto && o->seq != SESSION_NOT_SENT) ||
+            (o->seq == SESSION_NOT_SENT && upto != UINT64_MAX))
+            continue;
+        *o = *owed_at(e, --e->n_owed);
+        n++;
+        if (one_only) break;
+    }
+    return n;
+}
+
+int session_on_arrival(session_table *t, const wire_header *h, uint32_t source_key) {
+    if (t->count == 0) return SESSION_DELIVER;
     entry **slot = find_slot(t, h->session_id);
     entry *e = *slot;
     if (!e || e->type != h->session_type) return SESSION_DELIVER;
-    int final = 0;
     if (h->session_stage == STAGE_TASK_RECEIVE) {
         e->stage = STAGE_TASK_RECEIVE;
         return SESSION_SWALLOW;
     }
-    if (h->session_stage == STAGE_TASK_COMPLETE || h->session_stage == STAGE_NOTIFICATION_RECEIVE)
-        final = 1;
+    int final = h->session_stage == STAGE_TASK_COMPLETE ||
+                h->session_stage == STAGE_NOTIFICATION_RECEIVE || h->session_type == SESSION_NONE;
     if (final) {
         e->stage = h->session_stage;
+        if (source_key) settle(e, source_key, UINT64_MAX, 1);
         if (--e->replies <= 0) remove_entry(t, slot);
     }
     return SESSION_DELIVER;
@@ -146,5 +195,24 @@ int session_stage(session_table *t, wire_slice id) {
     return e ? e->stage : STAGE_NONE;
 }
 
+size_t session_peer_gone(session_table *t, uint32_t key, uint64_t upto) {
+    size_t total = 0;
+    for (entry *e = t->oldest; e; e = e->newer) {
+        size_t n = settle(e, key, upto, 0);
+        e->replies -= (int)n;
+        total += n;
+    }
+    if (total) t->departures++;
+    return total;
+}
+
+int session_possible(session_table *t, wire_slice id) {
+    entry *e = *find_slot(t, id);
+    if (!e || !e->tracked) return -1;
+    int replies = e->replies > 0 ? e->replies : 0;
+    return e->n_owed < (size_t)replies ? (int)e->n_owed : replies;
+}
+
+unsigned long session_departures(const session_table *t) { return t->departures; }
 size_t session_count(const session_table *t) { return t->count; }
 unsigned long session_evicted(const session_table *t) { return t->evicted; }

@@ -1,10 +1,10 @@
 /* inproc.c: the hub and the in-process transport driver.
  *
- * Each transport owns an endpoint: a queue of (header, payload) frames at the
- * address "inproc://HUB/N". A send appends to the receiver's queue at once
- * (the header copied, the payload blob shared), so a spec can send, step
- * the receiver and look at the reply without any thread in between; the
- * receiver decodes the frames exactly as it decodes them from the network.
+ * Each transport owns an endpoint: a queue of transmissions at the address
+ * "inproc://HUB/N". A send packs the message into a packet and appends it to
+ * the receiver's queue at once (a large payload shared, not copied), so a
+ * spec can send, step the receiver and look at the reply without any thread
+ * in between; the receiver decodes packets exactly as from the network.
  *
  * Readability needs no descriptor: every member of a hub runs on the
  * caller's thread, so the queue is looked at before waiting and can only
@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "transport/transport.h"
 
@@ -32,7 +33,7 @@
 
 typedef struct inproc_msg {
     struct inproc_msg *next;
-    blob *header, *payload;
+    blob *packet, *frame; /* frame: a payload sent apart, or NULL */
 } inproc_msg;
 
 struct inproc_endpoint {
@@ -44,14 +45,18 @@ struct inproc_endpoint {
 
 struct transport_peer {
     struct inproc_endpoint *ep;
+    struct transport_peer *prev, *next; /* the transport's, freed with it */
 };
 
 typedef struct inproc_tr {
     transport base;
     inproc_hub *hub;
     struct inproc_endpoint *ep;
-    blob *last_header; /* lent to the caller until the next receive */
     transport_config cfg;
+    char group[WIRE_MAX_NAME + 1], name[WIRE_MAX_NAME + 1];
+    uint64_t seq;
+    buf scratch;
+    struct transport_peer *peers;
 } inproc_tr;
 
 /* ---- the hub --------------------------------------------------------------- */
@@ -85,8 +90,8 @@ static void endpoint_drain(struct inproc_endpoint *ep) {
     while (ep->head) {
         inproc_msg *m = ep->head;
         ep->head = m->next;
-        blob_unref(m->header);
-        blob_unref(m->payload);
+        blob_unref(m->packet);
+        blob_unref(m->frame);
         free(m);
     }
     ep->tail = NULL;
@@ -110,48 +115,88 @@ static void endpoint_unlink(inproc_hub *h, struct inproc_endpoint *ep) {
 
 static const char *inproc_address(transport *t) { return ((inproc_tr *)t)->ep->address; }
 
+static struct inproc_endpoint *endpoint_at(inproc_hub *h, const char *address) {
+    struct inproc_endpoint *ep = h->endpoints;
+    while (ep && strcmp(ep->address, address) != 0) ep = ep->next;
+    return ep;
+}
+
 static transport_peer *inproc_connect(transport *t, const char *address, char *err,
                                       size_t errlen) {
     inproc_tr *it = (inproc_tr *)t;
-    struct inproc_endpoint *ep = it->hub->endpoints;
-    while (ep && strcmp(ep->address, address) != 0) ep = ep->next;
+    struct inproc_endpoint *ep = endpoint_at(it->hub, address);
     if (!ep) {
         snprintf(err, errlen, "no member of this process's hub is at %s", address);
         return NULL;
     }
-    transport_peer *p = malloc(sizeof *p);
+    transport_peer *p = calloc(1, sizeof *p);
     if (!p) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     ep->refs++;
     p->ep = ep;
+    p->next = it->peers;
+    if (it->peers) it->peers->prev = p;
+    it->peers = p;
     return p;
 }
 
-static void inproc_disconnect(transport *t, transport_peer *p, int discard) {
-    (void)t;
-    (void)discard; /* what was sent is in the receiver's queue already */
+static int inproc_reconnect(transport *t, transport_peer *p, const char *address, char *err,
+                            size_t errlen) {
+    inproc_tr *it = (inproc_tr *)t;
+    struct inproc_endpoint *ep = endpoint_at(it->hub, address);
+    if (!ep) {
+        snprintf(err, errlen, "no member of this process's hub is at %s", address);
+        return -1;
+    }
+    ep->refs++;
+    endpoint_unref(p->ep);
+    p->ep = ep;
+    return 0;
+}
+
+static void inproc_disconnect(transport *t, transport_peer *p) {
+    inproc_tr *it = (inproc_tr *)t;
     if (!p) return;
+    if (p->prev) p->prev->next = p->next;
+    else it->peers = p->next;
+    if (p->next) p->next->prev = p->prev;
     endpoint_unref(p->ep);
     free(p);
 }
 
-static int inproc_try_send(transport *t, transport_peer *p, const char *header,
-                           size_t header_len, blob *payload, char *err, size_t errlen) {
+/* Every message is its own packet, queued at the receiver at once: what is
+ * queued has arrived, so nothing is ever unacknowledged. */
+static int inproc_try_send(transport *t, transport_peer *p, const wire_header *h, blob *payload,
+                           uint64_t *seq, char *err, size_t errlen) {
     inproc_tr *it = (inproc_tr *)t;
     struct inproc_endpoint *ep = p->ep;
+    *seq = ++it->seq;
     if (!ep->open) return 1; /* the receiver closed: lost, as to a process that exited */
+    wire_packet_head head;
+    memset(&head, 0, sizeof head);
+    head.group = it->cfg.group;
+    head.sender = it->cfg.name;
+    memcpy(head.incarnation, it->cfg.incarnation, WIRE_INCARNATION_LEN);
+    head.seq = *seq;
+    wire_packet_writer w;
+    int apart = blob_size(payload) > 2048; /* as the network driver does */
+    it->scratch.len = 0;
     inproc_msg *m = malloc(sizeof *m);
-    blob *hb = m ? blob_copy(header, header_len) : NULL;
-    if (!hb) {
+    int packed = m && wire_packet_begin(&w, &it->scratch, &head) == 0 &&
+                 wire_packet_add(&w, h, blob_data(payload), blob_size(payload), apart) == 0;
+    if (packed) {
+        wire_packet_finish(&w);
+        packed = (m->packet = blob_copy(it->scratch.data, it->scratch.len)) != NULL;
+    }
+    if (!packed) {
         free(m);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     m->next = NULL;
-    m->header = hb;
-    m->payload = blob_ref(payload);
+    m->frame = apart ? blob_ref(payload) : NULL;
     if (ep->tail) ep->tail->next = m;
     else ep->head = m;
     ep->tail = m;
@@ -159,28 +204,46 @@ static int inproc_try_send(transport *t, transport_peer *p, const char *header,
     return 1;
 }
 
+static void inproc_set_ack(transport *t, transport_peer *p, const uint8_t *incarnation,
+                           uint64_t seq) {
+    (void)t, (void)p, (void)incarnation, (void)seq;
+}
+
+static int inproc_flush(transport *t, transport_peer *p) {
+    (void)t, (void)p;
+    return 1;
+}
+
+static void inproc_acked(transport *t, transport_peer *p, uint64_t seq) {
+    (void)t, (void)p, (void)seq;
+}
+
+static uint64_t inproc_unacked(transport *t, transport_peer *p, uint64_t *oldest) {
+    (void)t, (void)p;
+    if (oldest) *oldest = UINT64_MAX;
+    return 0;
+}
+
 static int inproc_try_recv(transport *t, transport_rx *rx, char *err, size_t errlen) {
     inproc_tr *it = (inproc_tr *)t;
     inproc_msg *m = it->ep->head;
+    rx->packet = NULL;
+    rx->n_frames = 0;
     if (!m) return 0;
     it->ep->head = m->next;
     if (!m->next) it->ep->tail = NULL;
-    blob_unref(it->last_header);
-    it->last_header = m->header;
-    blob *payload = m->payload;
+    rx->packet = m->packet;
+    if (m->frame) rx->frames[rx->n_frames++] = m->frame;
     free(m);
     /* As ZeroMQ's ZMQ_MAXMSGSIZE does on the network. */
     long long max = it->cfg.max_message_size;
-    size_t big = blob_size(it->last_header) > blob_size(payload) ? blob_size(it->last_header)
-                                                                 : blob_size(payload);
+    size_t big = blob_size(rx->packet);
+    if (rx->n_frames && blob_size(rx->frames[0]) > big) big = blob_size(rx->frames[0]);
     if (max >= 0 && big > (unsigned long long)max) {
-        blob_unref(payload);
+        transport_rx_free(rx);
         snprintf(err, errlen, "a frame of %zu bytes (max_message_size is %lld)", big, max);
         return -1;
     }
-    rx->header = blob_data(it->last_header);
-    rx->header_len = blob_size(it->last_header);
-    rx->payload = payload;
     return 1;
 }
 
@@ -234,20 +297,22 @@ static int inproc_wait(transport *t, int readable, transport_peer *writable, tra
 
 static void inproc_close(transport *t) {
     inproc_tr *it = (inproc_tr *)t;
+    while (it->peers) inproc_disconnect(t, it->peers);
     if (it->ep) {
         it->ep->open = 0;
         endpoint_drain(it->ep);
         endpoint_unlink(it->hub, it->ep);
         endpoint_unref(it->ep);
     }
-    blob_unref(it->last_header);
+    buf_free(&it->scratch);
     inproc_hub_unref(it->hub);
     free(it);
 }
 
 static const struct transport_ops inproc_ops = {
-    inproc_address, inproc_connect, inproc_disconnect, inproc_try_send,
-    inproc_try_recv, inproc_wait,   inproc_close};
+    inproc_address, inproc_connect, inproc_reconnect, inproc_disconnect, inproc_try_send,
+    inproc_set_ack, inproc_flush,   inproc_acked,     inproc_unacked,    inproc_try_recv,
+    inproc_wait,    inproc_close};
 
 transport *inproc_transport_open(inproc_hub *hub, const transport_config *cfg, char *err,
                                  size_t errlen) {
@@ -262,6 +327,11 @@ transport *inproc_transport_open(inproc_hub *hub, const transport_config *cfg, c
     it->base.ops = &inproc_ops;
     it->hub = inproc_hub_ref(hub);
     it->cfg = *cfg;
+    snprintf(it->group, sizeof it->group, "%.*s", (int)cfg->group.len, cfg->group.ptr);
+    snprintf(it->name, sizeof it->name, "%.*s", (int)cfg->name.len, cfg->name.ptr);
+    it->cfg.group = (wire_slice){it->group, strlen(it->group)};
+    it->cfg.name = (wire_slice){it->name, strlen(it->name)};
+    buf_init(&it->scratch);
     ep->refs = 1;
     ep->open = 1;
     snprintf(ep->address, sizeof ep->address, "inproc://%lu/%lu", hub->id, ++hub->next_endpoint);

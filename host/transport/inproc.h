@@ -23,6 +23,7 @@ typedef struct inproc_hub {
     unsigned long id;
     unsigned long next_endpoint;      /* numbers the addresses "inproc://ID/N" */
     unsigned long delivered;          /* messages queued so far, to see progress */
+    unsigned long members_version;    /* grows when a member joins or leaves */
     struct inproc_endpoint *endpoints; /* owned by transport/inproc.c */
     struct inproc_member *members;     /* owned by discovery/inproc.c */
     inproc_idle_fn idle;

@@ -5,7 +5,7 @@
  * each see every SIGHUP, and a poll loop can wake on the pipe. A handler
  * (not signalfd) because signalfd needs SIGHUP blocked in every thread, and
  * ZeroMQ's I/O threads are started before us with it unblocked. Like the
- * proxy's SIGINT/SIGTERM handlers (proxy/signals.c) it is installed without
+ * stop signals of marohost (runner/stop_signals.c) it is installed without
  * SA_RESTART, so a wait that it interrupts returns and the caller looks at
  * its flags; zmq_poll's EINTR is taken as "nothing yet" there. */
 #include "watch/watch.h"

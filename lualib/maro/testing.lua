@@ -111,7 +111,7 @@ function M.group(counts, options)
   options = options or {}
   local name = options.name or ("testing_" .. core.uuid():gsub("-", ""):sub(1, 12))
   local g = setmetatable({
-    name = name, hub = core.testing_hub(), proxies = {},
+    name = name, hub = core.testing.testing_hub(), proxies = {},
     _types = {}, _options = {}, _drivers = {}, _closed = false, _driving = 0,
   }, GroupMeta)
   for k, v in pairs(options) do

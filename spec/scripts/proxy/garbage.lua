@@ -17,20 +17,20 @@ local sends = {
   { "one frame only" },
   { "three", "frames", "here" },
   { "\255\254 not messagepack", "" },
-  { header:sub(1, #header - 5), payload },               -- truncated header
-  { header:sub(1, 1) .. "\2" .. header:sub(3), payload }, -- wire version 2
+  { header:sub(1, #header - 5), payload },               -- truncated packet
+  { header:sub(1, 1) .. "\3" .. header:sub(3), payload }, -- wire version 3
   { other_header, payload },                               -- another group
   { header, "\193" },                                      -- 0xc1 is never valid MessagePack
-  { ("x"):rep(9000), payload },                            -- header over 8192 bytes
+  { ("x"):rep(9000), payload },                            -- no packet at all
   { "", "" },                                              -- empty frames
 }
 for _, frames in ipairs(sends) do
-  core.debug_raw_send(address, frames)
+  core.testing.raw_send(address, frames)
 end
 -- A frame over the receiver's max_message_size: ZeroMQ refuses the connection.
 local _, big = maro.wire.encode(maro.Message{ tag = "x", source = "s", destination = "d",
   payload = ("y"):rep(100000) })
-core.debug_raw_send(address, { header, big })
+core.testing.raw_send(address, { header, big })
 local fuzz = tonumber(arg[3]) or 0
 if fuzz > 0 then
   local fh, fp = maro.wire.encode(maro.SessionMessage{ tag = "fuzz", source = "stranger",
@@ -49,11 +49,11 @@ if fuzz > 0 then
   end
   for _ = 1, fuzz do
     if math.random(2) == 1 then
-      core.debug_raw_send(address, { mutate(fh), fp })
+      core.testing.raw_send(address, { mutate(fh), fp })
     else
-      core.debug_raw_send(address, { fh, mutate(fp) })
+      core.testing.raw_send(address, { fh, mutate(fp) })
     end
   end
 end
-core.debug_raw_send(address, { valid("raw", nil, "hi") })
+core.testing.raw_send(address, { valid("raw", nil, "hi") })
 print("sent " .. #sends + 2 + fuzz)

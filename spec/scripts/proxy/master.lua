@@ -245,7 +245,7 @@ function scenarios.unknown()
   check(err:find("unknown destination 'nobody'", 1, true) and
     err:find("group '" .. proxy.group_name .. "'", 1, true), "error: %s", err)
   ok, err = pcall(proxy.send, proxy, task("echo", worker(1), nil), -1)
-  check(not ok and err:match("negative"), "negative timeout: %s", tostring(err))
+  check(not ok and err:match("timeout must be nil"), "negative timeout: %s", tostring(err))
   ok, err = pcall(proxy.isend, proxy, task("echo", worker(1), { f = print }))
   check(not ok and err:match("payload"), "a function payload: %s", tostring(err))
   -- A failed send leaves the proxy working.

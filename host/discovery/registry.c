@@ -1,0 +1,247 @@
+#include "discovery/registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+
+/* Redis's own clock, so that members whose clocks disagree still agree on
+ * expiry times. (Redis 7 replicates a script's effects, not the script, so
+ * TIME may be read in one.) */
+#define NOW_MS                                                          \
+    "local t = redis.call('TIME')\n"                                    \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+
+/* KEYS: member, type set, types set. ARGV: value, identity length, ttl ms,
+ * name, type, channel, incarnation line that may be replaced ('' for none). */
+static const char *const REGISTER_SCRIPT =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "local mine = cur and string.sub(cur, 1, tonumber(ARGV[2])) == "
+    "string.sub(ARGV[1], 1, tonumber(ARGV[2]))\n"
+    "if cur and not mine and (ARGV[7] == '' or not string.find(cur, ARGV[7], 1, true)) then\n"
+    "  return cur\n"
+    "end\n" NOW_MS
+    "local ttl = tonumber(ARGV[3])\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)\n"
+    "redis.call('ZADD', KEYS[2], now + ttl, ARGV[4])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)\n"
+    "redis.call('PEXPIRE', KEYS[2], ttl)\n"
+    "redis.call('ZADD', KEYS[3], now + ttl, ARGV[5])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)\n"
+    "redis.call('PEXPIRE', KEYS[3], ttl)\n"
+    "if not mine then redis.call('PUBLISH', ARGV[6], '+' .. ARGV[4]) return 1 end\n"
+    "return 0\n";
+
+/* KEYS: type set. ARGV: member key prefix. Returns name, value pairs. */
+static const char *const LOOKUP_SCRIPT = NOW_MS
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+    "local out = {}\n"
+    "for _, n in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+    "  local v = redis.call('GET', ARGV[1] .. n)\n"
+    "  if v then out[#out + 1] = n; out[#out + 1] = v end\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS: types set. */
+static const char *const TYPES_SCRIPT = NOW_MS
+    "return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')\n";
+
+/* KEYS: member, type set. ARGV: identity, name, channel. */
+static const char *const LEAVE_SCRIPT =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if cur and string.sub(cur, 1, #ARGV[1]) == ARGV[1] then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  redis.call('ZREM', KEYS[2], ARGV[2])\n"
+    "  redis.call('PUBLISH', ARGV[3], '-' .. ARGV[2])\n"
+    "end\n"
+    "return 0\n";
+
+static char *fmt(const char *f, const char *a, const char *b) {
+    size_t n = strlen(f) + strlen(a) + (b ? strlen(b) : 0) + 1;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, f, a, b ? b : "");
+    return s;
+}
+
+int registry_keys_init(registry_keys *k, const char *group, const char *name, const char *type) {
+    memset(k, 0, sizeof *k);
+    k->types = fmt("maro:%s:types%s", group, NULL);
+    k->channel = fmt("maro:%s:changes%s", group, NULL);
+    k->member_prefix = fmt("maro:%s:member:%s", group, NULL);
+    k->type_prefix = fmt("maro:%s:type:%s", group, NULL);
+    if (name) k->member = fmt("maro:%s:member:%s", group, name);
+    if (type) k->type = fmt("maro:%s:type:%s", group, type);
+    if (k->types && k->channel && k->member_prefix && k->type_prefix && (!name || k->member) &&
+        (!type || k->type))
+        return 0;
+    registry_keys_free(k);
+    return -1;
+}
+
+void registry_keys_free(registry_keys *k) {
+    free(k->member);
+    free(k->type);
+    free(k->types);
+    free(k->channel);
+    free(k->member_prefix);
+    free(k->type_prefix);
+    memset(k, 0, sizeof *k);
+}
+
+int registry_register(redisContext **c, const redis_target *t, const registry_keys *k,
+                      const char *value, size_t value_len, size_t identity_len, double ttl,
+                      const char *name, const char *type, const char *take_over_from,
+                      int *announced, char *err, size_t errlen) {
+    char ttl_ms[32], id_len[32], needle[64] = "";
+    snprintf(ttl_ms, sizeof ttl_ms, "%lld", (long long)(ttl * 1000.0 + 0.5));
+    snprintf(id_len, sizeof id_len, "%zu", identity_len);
+    if (take_over_from) snprintf(needle, sizeof needle, "\nincarnation %s\n", take_over_from);
+    const char *argv[] = {"EVAL", REGISTER_SCRIPT, "3", k->member, k->type, k->types,
+                          value, id_len, ttl_ms, name, type, k->channel, needle};
+    size_t lens[13];
+    for (int i = 0; i < 13; i++) lens[i] = strlen(argv[i]);
+    lens[6] = value_len;
+    if (!*c) {
+        snprintf(err, errlen, "Redis at %s:%d: not connected", t->host, t->port);
+        return -1;
+    }
+    redisReply *r = redisCommandArgv(*c, 13, argv, lens);
+    if (!r) {
+        snprintf(err, errlen, "Redis at %s:%d: %s", t->host, t->port, (*c)->errstr);
+        redisFree(*c);
+        *c = NULL;
+        return -1;
+    }
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "Redis at %s:%d answered: %s", t->host, t->port, r->str);
+        rc = -1;
+    } else if (r->type == REDIS_REPLY_STRING) {
+        registration other;
+        char why[256];
+        if (registration_parse(name, r->str, r->len, &other, why, sizeof why) == 0) {
+            snprintf(err, errlen, "%s (incarnation %s)", other.address, other.incarnation);
+            registration_free(&other);
+        } else {
+            snprintf(err, errlen, "a registration this member cannot read: %s", why);
+        }
+        rc = 1;
+    } else if (announced) {
+        *announced = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int registry_lookup_type(redisContext **c, const redis_target *t, const registry_keys *k,
+                         const char *type, registration **out, size_t *n, char *err,
+                         size_t errlen) {
+    char *key = fmt("%s%s", k->type_prefix, type);
+    *out = NULL;
+    *n = 0;
+    if (!key) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const char *argv[] = {"EVAL", LOOKUP_SCRIPT, "1", key, k->member_prefix};
+    redisReply *r = redis_conn_command(c, t, 5, argv, err, errlen);
+    free(key);
+    if (!r) return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
+        freeReplyObject(r);
+        snprintf(err, errlen, "Redis gave an unexpected answer to a lookup");
+        return -1;
+    }
+    size_t count = r->elements / 2, k2 = 0;
+    registration *m = calloc(count ? count : 1, sizeof *m);
+    if (!m) {
+        freeReplyObject(r);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        redisReply *name = r->element[2 * i], *value = r->element[2 * i + 1];
+        char why[256];
+        if (name->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING) continue;
+        if (registration_parse(name->str, value->str, value->len, &m[k2], why, sizeof why) != 0) {
+            log_debug("skipping a member of type '%s': %s", type, why);
+            continue;
+        }
+        if (strcmp(m[k2].type, type) != 0) { /* moved to another type: the set is stale */
+            registration_free(&m[k2]);
+            continue;
+        }
+        k2++;
+    }
+    freeReplyObject(r);
+    *out = m;
+    *n = k2;
+    return 0;
+}
+
+int registry_lookup_name(redisContext **c, const redis_target *t, const registry_keys *k,
+                         const char *name, registration *out, char *err, size_t errlen) {
+    char *key = fmt("%s%s", k->member_prefix, name);
+    if (!key) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const char *argv[] = {"GET", key};
+    redisReply *r = redis_conn_command(c, t, 2, argv, err, errlen);
+    free(key);
+    if (!r) return -1;
+    int found = 0;
+    if (r->type == REDIS_REPLY_STRING) {
+        found = registration_parse(name, r->str, r->len, out, err, errlen) == 0 ? 1 : -1;
+    }
+    freeReplyObject(r);
+    return found;
+}
+
+int registry_types(redisContext **c, const redis_target *t, const registry_keys *k, char ***out,
+                   size_t *n, char *err, size_t errlen) {
+    const char *argv[] = {"EVAL", TYPES_SCRIPT, "1", k->types};
+    *out = NULL;
+    *n = 0;
+    redisReply *r = redis_conn_command(c, t, 4, argv, err, errlen);
+    if (!r) return -1;
+    char **a = calloc(r->elements + 1, sizeof *a);
+    size_t m = 0;
+    for (size_t i = 0; a && i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING && (a[m] = strdup(r->element[i]->str))) m++;
+    freeReplyObject(r);
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *out = a;
+    *n = m;
+    return 0;
+}
+
+int registry_leave(redisContext **c, const redis_target *t, const registry_keys *k,
+                   const char *identity, size_t identity_len, const char *name, char *err,
+                   size_t errlen) {
+    const char *argv[] = {"EVAL", LEAVE_SCRIPT, "2", k->member, k->type, identity, name,
+                          k->channel};
+    size_t lens[8];
+    for (int i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
+    lens[5] = identity_len;
+    if (!*c) {
+        snprintf(err, errlen, "Redis at %s:%d: not connected", t->host, t->port);
+        return -1;
+    }
+    redisReply *r = redisCommandArgv(*c, 8, argv, lens);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "Redis at %s:%d: %s", t->host, t->port, r ? r->str : (*c)->errstr);
+        if (r) freeReplyObject(r);
+        else {
+            redisFree(*c);
+            *c = NULL;
+        }
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}

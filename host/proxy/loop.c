@@ -1,0 +1,39 @@
+#include "proxy/loop.h"
+
+#include "base/clock.h"
+#include "base/interrupt.h"
+#include "proxy/inbox.h"
+#include "proxy/membership.h"
+
+int loop_run(proxy *p, const proxy_wait_spec *w, peer *writable) {
+    for (;;) {
+        membership_sync(p);
+        int full = inbox_pump(p, w->take, w->ctx);
+        inbox_acknowledge(p, 0);
+        if (w->done && w->done(w->ctx)) return PROXY_DONE;
+        if (!w->uninterruptible && interrupt_pending()) return PROXY_INTERRUPTED;
+        if (w->deadline == PROXY_NO_WAIT) return PROXY_TIMEOUT;
+        double now = clock_now();
+        if (w->deadline >= 0 && now >= w->deadline) return PROXY_TIMEOUT;
+        /* Waiting for particular messages with the buffer full of others
+         * cannot end well: the caller hands what it has back. */
+        if (full && w->take) return PROXY_FULL;
+        double until = membership_due(p);
+        if (w->deadline >= 0 && w->deadline < until) until = w->deadline;
+        inbox_acknowledge(p, 1); /* the wait sends them */
+        transport_fd fds[2 + PROXY_MAX_WATCHED_FDS] = {
+            {discovery_notify_fd(p->disc), 0}, {w->uninterruptible ? -1 : interrupt_fd(), 0}};
+        int nfds = 2;
+        if (w->watched)
+            for (int i = 0; i < p->n_watched; i++) fds[nfds++] = (transport_fd){p->watched[i], 0};
+        double timeout = until - now;
+        if (timeout < 0) timeout = 0;
+        transport_wait(p->tr, !full, writable && writable->state == PEER_LIVE ? writable->tp : NULL,
+                       fds, nfds, timeout);
+        for (int i = 2; i < nfds; i++)
+            if (fds[i].ready) return PROXY_WOKEN;
+        /* A writable peer ends the wait for the caller to try again; so does
+         * the predicate, checked at the top. */
+        if (writable) return PROXY_DONE;
+    }
+}

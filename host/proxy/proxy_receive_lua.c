@@ -1,0 +1,263 @@
+/* proxy_receive_lua.c: the receiving methods of maro.Proxy: receive,
+ * receive_once, receive_values, receive_by_id, and the wait for session
+ * ids that send, scatter and broadcast share. */
+#include <string.h>
+
+#include "base/clock.h"
+#include "proxy/proxy_lua_impl.h"
+#include "wire/payload.h"
+
+void proxy_lua_push_message(lua_State *L, rx_item *it, int meta) {
+    message_push_received(L, &it->h, it->payload, it->payload_len, it->owner, meta);
+    rx_item_free(it);
+}
+
+/* ---- one message at a time ---------------------------------------------- */
+
+typedef struct first {
+    rx_item *it;
+} first;
+
+static int take_first(void *ctx, rx_item *it) {
+    first *f = ctx;
+    if (f->it) return 0;
+    f->it = it;
+    return 1;
+}
+
+static int got_first(void *ctx) { return ((first *)ctx)->it != NULL; }
+
+/* The oldest message within timeout seconds (< 0: forever), or NULL. */
+static rx_item *next_message(lua_State *L, proxy *p, double timeout, const char *method) {
+    rx_item *it = proxy_take_buffered(p, NULL, NULL);
+    if (it) return it;
+    first f = {NULL};
+    proxy_wait_spec w = {.deadline = timeout == 0  ? PROXY_NO_WAIT
+                                     : timeout < 0 ? -1
+                                                   : clock_now() + timeout,
+                         .take = take_first, .done = got_first, .ctx = &f, .watched = 1};
+    if (proxy_wait(p, &w) == PROXY_INTERRUPTED) {
+        rx_item_free(f.it);
+        proxy_lua_interrupted(L, method);
+    }
+    return f.it;
+}
+
+static double check_timeout(lua_State *L, int idx, const char *method) {
+    double deadline = proxy_lua_deadline(L, idx, method);
+    return deadline < 0 ? -1 : lua_tonumber(L, idx);
+}
+
+static int l_receive_once(lua_State *L) {
+    proxy *p = proxy_lua_open(L, "receive_once");
+    rx_item *it = next_message(L, p, check_timeout(L, 2, "receive_once"), "receive_once");
+    if (it) proxy_lua_push_message(L, it, UP_MSG_META);
+    else lua_pushnil(L);
+    return 1;
+}
+
+static int receive_step(lua_State *L) {
+    lproxy *lp = lua_touserdata(L, lua_upvalueindex(1));
+    if (!lp->p) return 0; /* closed inside the loop: the loop ends */
+    double timeout = lua_isnil(L, lua_upvalueindex(2)) ? -1 : lua_tonumber(L, lua_upvalueindex(2));
+    rx_item *it = next_message(L, lp->p, timeout, "receive");
+    if (!it) return 0;
+    proxy_lua_push_message(L, it, lua_upvalueindex(3));
+    return 1;
+}
+
+static int l_receive(lua_State *L) {
+    proxy_lua_open(L, "receive");
+    check_timeout(L, 2, "receive");
+    lua_settop(L, 2);
+    lua_pushvalue(L, UP_MSG_META);
+    lua_pushcclosure(L, receive_step, 3); /* the proxy, the timeout, the Message metatable */
+    return 1;
+}
+
+/* for tag, payload, source, session_id in proxy:receive_values(timeout):
+ * the fields a loop usually reads, without making a Message. */
+static int values_step(lua_State *L) {
+    lproxy *lp = lua_touserdata(L, lua_upvalueindex(1));
+    if (!lp->p) return 0;
+    double timeout = lua_isnil(L, lua_upvalueindex(2)) ? -1 : lua_tonumber(L, lua_upvalueindex(2));
+    rx_item *it = next_message(L, lp->p, timeout, "receive_values");
+    if (!it) return 0;
+    char err[512];
+    lua_pushlstring(L, it->h.tag.ptr, it->h.tag.len);
+    if (payload_decode(L, it->payload, it->payload_len, err, sizeof err) != 0) {
+        rx_item_free(it); /* checked on arrival: cannot happen */
+        return luaL_error(L, "proxy:receive_values: %s", err);
+    }
+    lua_pushlstring(L, it->h.source.ptr, it->h.source.len);
+    lua_pushlstring(L, it->h.session_id.ptr, it->h.session_id.len);
+    rx_item_free(it);
+    return 4;
+}
+
+static int l_receive_values(lua_State *L) {
+    proxy_lua_open(L, "receive_values");
+    check_timeout(L, 2, "receive_values");
+    lua_settop(L, 2);
+    lua_pushcclosure(L, values_step, 2);
+    return 1;
+}
+
+/* ---- waiting for session ids --------------------------------------------- */
+
+typedef struct id_wait {
+    lua_State *L;
+    proxy *p;
+    int counts;  /* stack index of {session_id = replies still wanted} */
+    int lost;    /* {session_id = replies that will not come} */
+    int replies; /* the list of replies so far */
+    lua_Integer remaining, got;
+    unsigned long departures;
+    int meta;
+} id_wait;
+
+static lua_Integer count_of(lua_State *L, int t, const char *id, size_t len) {
+    lua_pushlstring(L, id, len);
+    lua_rawget(L, t);
+    lua_Integer c = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return c;
+}
+
+static void set_count(lua_State *L, int t, const char *id, size_t len, lua_Integer c) {
+    lua_pushlstring(L, id, len);
+    lua_pushinteger(L, c);
+    lua_rawset(L, t);
+}
+
+static int match_ids(void *ctx, const wire_header *h) {
+    id_wait *w = ctx;
+    lua_Integer c = count_of(w->L, w->counts, h->session_id.ptr, h->session_id.len);
+    if (c <= 0) return 0;
+    set_count(w->L, w->counts, h->session_id.ptr, h->session_id.len, c - 1);
+    w->remaining--;
+    return 1;
+}
+
+static int take_ids(void *ctx, rx_item *it) {
+    id_wait *w = ctx;
+    if (!match_ids(w, &it->h)) return 0;
+    proxy_lua_push_message(w->L, it, w->meta);
+    lua_rawseti(w->L, w->replies, ++w->got);
+    return 1;
+}
+
+/* A peer that owed replies left for good: those replies will not come. */
+static void give_up_departed(id_wait *w) {
+    unsigned long d = proxy_departures(w->p);
+    if (d == w->departures) return;
+    w->departures = d;
+    lua_State *L = w->L;
+    lua_pushnil(L);
+    while (lua_next(L, w->counts)) {
+        lua_Integer c = lua_tointeger(L, -1);
+        size_t len;
+        const char *id = lua_tolstring(L, -2, &len);
+        int possible = c > 0 ? proxy_session_possible(w->p, (wire_slice){id, len}) : -1;
+        if (possible >= 0 && possible < c) {
+            lua_pushvalue(L, -2);
+            lua_pushinteger(L, possible);
+            lua_rawset(L, w->counts); /* an existing key: the traversal may go on */
+            set_count(L, w->lost, id, len, count_of(L, w->lost, id, len) + c - possible);
+            w->remaining -= c - possible;
+        }
+        lua_pop(L, 1);
+    }
+}
+
+static int ids_done(void *ctx) {
+    id_wait *w = ctx;
+    give_up_departed(w);
+    return w->remaining <= 0;
+}
+
+int proxy_lua_wait_for_ids(lua_State *L, proxy *p, int ids, double deadline, const char *method) {
+    ids = lua_absindex(L, ids);
+    if (!lua_istable(L, ids))
+        return proxy_lua_raise(L, "proxy:%s: the session ids must be a list of strings, got %s",
+                               method, luaL_typename(L, ids));
+    lua_Integer n = (lua_Integer)lua_rawlen(L, ids);
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_newtable(L);
+    int top = lua_gettop(L);
+    id_wait w = {L, p, top - 2, top - 1, top, 0, 0, (unsigned long)-1, UP_MSG_META};
+    for (lua_Integer i = 1; i <= n; i++) {
+        size_t len;
+        if (lua_rawgeti(L, ids, i) != LUA_TSTRING)
+            return proxy_lua_raise(L, "proxy:%s: ids[%d] must be a session id (a string), got %s",
+                                   method, (int)i, luaL_typename(L, -1));
+        const char *id = lua_tolstring(L, -1, &len);
+        set_count(L, w.counts, id, len, count_of(L, w.counts, id, len) + 1);
+        lua_pop(L, 1);
+        w.remaining++;
+    }
+    rx_item *it;
+    while (w.remaining > 0 && (it = proxy_take_buffered(p, match_ids, &w))) {
+        proxy_lua_push_message(L, it, UP_MSG_META);
+        lua_rawseti(L, w.replies, ++w.got);
+    }
+    give_up_departed(&w);
+    if (w.remaining > 0) {
+        proxy_wait_spec spec = {.deadline = deadline, .take = take_ids, .done = ids_done,
+                                .ctx = &w, .watched = 1};
+        if (proxy_wait(p, &spec) == PROXY_INTERRUPTED) return proxy_lua_interrupted(L, method);
+    }
+    /* pending: every id still wanted or given up, as often as listed */
+    lua_newtable(L);
+    lua_Integer k = 0;
+    for (lua_Integer i = 1; i <= n; i++) {
+        size_t len;
+        lua_rawgeti(L, ids, i);
+        const char *id = lua_tolstring(L, -1, &len);
+        int t = count_of(L, w.counts, id, len) > 0 ? w.counts
+                : count_of(L, w.lost, id, len) > 0 ? w.lost
+                                                    : 0;
+        if (t) {
+            set_count(L, t, id, len, count_of(L, t, id, len) - 1);
+            lua_rawseti(L, -2, ++k);
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+    lua_remove(L, w.counts);
+    lua_remove(L, w.counts); /* the lost table moved down */
+    return 2;
+}
+
+static int l_receive_by_id(lua_State *L) {
+    proxy *p = proxy_lua_open(L, "receive_by_id");
+    double deadline = proxy_lua_deadline(L, 3, "receive_by_id");
+    if (lua_type(L, 2) == LUA_TSTRING) { /* one id alone is fine too */
+        lua_createtable(L, 1, 0);
+        lua_pushvalue(L, 2);
+        lua_rawseti(L, -2, 1);
+        lua_replace(L, 2);
+    }
+    return proxy_lua_wait_for_ids(L, p, 2, deadline, "receive_by_id");
+}
+
+static int l_session_stage(lua_State *L) {
+    proxy *p = proxy_lua_open(L, "session_stage");
+    wire_slice id;
+    if (lua_type(L, 2) != LUA_TSTRING)
+        return proxy_lua_raise(L, "proxy:session_stage: the session id must be a string, got %s",
+                               luaL_typename(L, 2));
+    id.ptr = lua_tolstring(L, 2, &id.len);
+    const char *name = wire_session_stage_name(proxy_session_stage(p, id));
+    if (name) lua_pushstring(L, name);
+    else lua_pushnil(L);
+    return 1;
+}
+
+const luaL_Reg proxy_receive_methods[] = {{"receive", l_receive},
+                                          {"receive_once", l_receive_once},
+                                          {"receive_values", l_receive_values},
+                                          {"receive_by_id", l_receive_by_id},
+                                          {"session_stage", l_session_stage},
+                                          {NULL, NULL}};

@@ -1,0 +1,40 @@
+/* senders.h: what a proxy knows of each run of a member that sent to it:
+ * the last packet number it got (a packet numbered no higher is a copy
+ * sent again, and is dropped), and what it has acknowledged so far. Data
+ * only; bounded, so that strangers inventing runs cannot grow it. */
+#ifndef MARO_SENDERS_H
+#define MARO_SENDERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/strmap.h"
+#include "wire/packet.h"
+
+#define SENDERS_MAX 4096
+
+typedef struct sender {
+    uint8_t incarnation[WIRE_INCARNATION_LEN];
+    char *name;
+    uint64_t last_seq;     /* the highest packet number received */
+    uint64_t acked_seq;    /* the highest acknowledged */
+    unsigned unacked;      /* packets received since */
+    double pending_since;  /* when the first of those arrived */
+    double resolve_at;     /* unknown member: when to look its name up again */
+    double seen;
+} sender;
+
+typedef struct senders {
+    sender **all;
+    size_t n, cap;
+    strmap by_incarnation;
+} senders;
+
+void senders_init(senders *s);
+void senders_free(senders *s);
+/* The state of that run; made (forgetting the one seen longest ago when
+ * full) when new. NULL when out of memory. */
+sender *senders_get(senders *s, const uint8_t *incarnation, const char *name, size_t name_len,
+                    double now);
+
+#endif

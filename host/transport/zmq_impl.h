@@ -1,0 +1,65 @@
+/* zmq_impl.h: the ZeroMQ driver's state, shared by zmq.c (sockets,
+ * receiving, waiting) and zmq_out.c (packets to peers, batches, the
+ * flusher thread). Not for other modules: they use transport.h. */
+#ifndef MARO_ZMQ_IMPL_H
+#define MARO_ZMQ_IMPL_H
+
+#include <pthread.h>
+
+#include "base/buf.h"
+#include "transport/inflight.h"
+#include "transport/transport.h"
+#include "wire/packet.h"
+
+typedef struct zmqdrv {
+    transport base;
+    void *ctx, *pull;
+    transport_config cfg;
+    char group[WIRE_MAX_NAME + 1], name[WIRE_MAX_NAME + 1]; /* cfg's strings, owned */
+    size_t batch_bytes; /* the largest batch; 0: none fits under max_message_size */
+    char address[300];
+    pthread_mutex_t lock; /* PUSH sockets, batches, peers, seq, oldest, stop */
+    pthread_cond_t wake;  /* the flusher: a batch began, or stop */
+    pthread_t flusher;
+    int flusher_running, flusher_idle, stop;
+    double oldest;     /* when the oldest waiting batch began; 0: none waits */
+    double last_batch; /* when the last batch began */
+    uint64_t seq;      /* the last packet number given */
+    transport_peer *peers;
+} zmqdrv;
+
+struct transport_peer {
+    void *push;
+    buf out;                   /* the open batch, or the packet being sent */
+    wire_packet_writer writer;
+    int batched;               /* messages in the open batch (0: none open) */
+    uint64_t batch_seq;        /* the open batch's packet number */
+    int batch_acks;            /* the open batch carries an acknowledgement... */
+    uint64_t batch_ack_seq;    /* ...up to this number */
+    double last_sent;          /* when the last message or batch to this peer was taken */
+    inflight sent;             /* packets the peer has not acknowledged */
+    int ack_pending;           /* an acknowledgement waits to be sent */
+    uint8_t ack_incarnation[WIRE_INCARNATION_LEN];
+    uint64_t ack_seq;
+    transport_peer *prev, *next;
+};
+
+void zmqdrv_set_int(void *sock, int opt, int value);
+
+/* zmq_out.c */
+transport_peer *zmqdrv_connect(transport *t, const char *address, char *err, size_t errlen);
+int zmqdrv_reconnect(transport *t, transport_peer *p, const char *address, char *err,
+                     size_t errlen);
+void zmqdrv_disconnect(transport *t, transport_peer *p);
+int zmqdrv_try_send(transport *t, transport_peer *p, const wire_header *h, blob *payload,
+                    uint64_t *seq, char *err, size_t errlen);
+void zmqdrv_set_ack(transport *t, transport_peer *p, const uint8_t *incarnation, uint64_t seq);
+int zmqdrv_flush(transport *t, transport_peer *p);
+void zmqdrv_acked(transport *t, transport_peer *p, uint64_t seq);
+uint64_t zmqdrv_unacked(transport *t, transport_peer *p, uint64_t *oldest);
+/* Sends every batch and acknowledgement that can go; called with the lock held. */
+void zmqdrv_flush_all(zmqdrv *z);
+/* Stops the flusher thread, if it runs. */
+void zmqdrv_stop_flusher(zmqdrv *z);
+
+#endif
