@@ -589,6 +589,70 @@ describe("RegisterTable", function()
       assert.are.equal("x", got[1][2][1].payload)
     end)
 
+    it("lets clear() forget everything, however many events are registered", function()
+      -- 3000 events of several shapes; after some pushes some are ready, some
+      -- half-way (one side of an AND), some hold more than they need. After
+      -- clear() the table must behave exactly like a fresh one with the same
+      -- events, and the messages it held must be free to collect.
+      local function events_of(i)
+        local w = ("w%04d"):format(i)
+        local shapes = {
+          w .. ":t:2",
+          { w .. ":t:1", w .. ":u:1", "AND" },
+          { { w .. ":t:3", w .. ":u:1", "AND" }, w .. ":v:2", "OR" },
+          w .. ":t:50%",
+        }
+        return shapes[i % #shapes + 1]
+      end
+      local peers = { worker = names("w", 4) }
+      local function fresh()
+        local rt = maro.RegisterTable(peers)
+        for i = 1, 3000 do rt:register_event_handler(events_of(i), noop) end
+        return rt
+      end
+      local function fired(rt)
+        local out = {}
+        for k, e in ipairs(rt:get()) do out[k] = payloads(e[2]) end
+        return out
+      end
+      local function second_round(rt)
+        for i = 1, 3000, 7 do
+          local w = ("w%04d"):format(i)
+          rt:push(msg(w, "t", i))
+          rt:push(msg(w, "u", -i))
+        end
+        return fired(rt)
+      end
+
+      local rt = fresh()
+      local weak = setmetatable({}, { __mode = "v" })
+      do
+        for i = 1, 3000, 3 do
+          local w = ("w%04d"):format(i)
+          for _, tag in ipairs({ "t", "t", "t", "u", "v" }) do
+            local m = msg(w, tag, i)
+            weak[#weak + 1] = m
+            rt:push(m)
+          end
+        end
+        local half = fired(rt) -- empties some units, leaves others holding messages
+        assert.is_true(#half > 0)
+        for i = 2, 3000, 3 do rt:push(msg(("w%04d"):format(i), "t", i)) end -- some ready again
+        assert.is_true(rt:stats().buffered > 0)
+      end
+      rt:clear()
+      local s = rt:stats()
+      assert.are.same({ 0, 0 }, { s.buffered, s.messages })
+      assert.are.same({}, rt:get())
+      collectgarbage()
+      collectgarbage()
+      assert.is_nil(next(weak))
+      assert.are.same(second_round(fresh()), second_round(rt))
+      rt:clear()
+      rt:clear() -- twice in a row is harmless
+      assert.are.same(second_round(fresh()), second_round(rt))
+    end)
+
     it("lets go of messages once they are handed out", function()
       local rt = maro.RegisterTable({})
       rt:register_event_handler("a:t:1", noop)
@@ -684,6 +748,12 @@ describe("RegisterTable", function()
         end
       end
 
+      function m.clear()
+        for _, ev in ipairs(m.events) do
+          for _, u in ipairs(ev.units) do u.buf = {} end
+        end
+      end
+
       function m.get()
         local out = {}
         for i, ev in ipairs(m.events) do
@@ -722,9 +792,11 @@ describe("RegisterTable", function()
       return e
     end
 
-    it("agrees on random workloads", function()
-      math.randomseed(20240531)
-      for _ = 1, 60 do
+    -- rounds of random events and pushes, get() compared after some; with
+    -- clears, a few steps also clear both.
+    local function workload(seed, rounds, clears)
+      math.randomseed(seed)
+      for _ = 1, rounds do
         local max_buffered = math.random(2, 6)
         local peers = {}
         local function peer_table()
@@ -745,7 +817,10 @@ describe("RegisterTable", function()
         end
         for id = 1, 150 do
           local r = math.random(10)
-          if r == 1 then
+          if clears and math.random(20) == 1 then
+            ref.clear()
+            rt:clear()
+          elseif r == 1 then
             peers[NAMES[math.random(#NAMES)]] = (math.random(2) == 1) or nil
           elseif r <= 3 then
             local want = ref.get()
@@ -764,6 +839,14 @@ describe("RegisterTable", function()
           end
         end
       end
+    end
+
+    it("agrees on random workloads", function()
+      workload(20240531, 60, false)
+    end)
+
+    it("agrees on random workloads with clear()", function()
+      workload(20240601, 60, true)
     end)
   end)
 

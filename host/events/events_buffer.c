@@ -43,7 +43,7 @@ void events_buffer_append(events_table *t, events_node *u, uint32_t s, events_re
         warn_drop(t, u, limit);
     }
     u->ring[(u->head + u->count) & (u->cap - 1)] = s;
-    u->count++;
+    if (u->count++ == 0) events_buffer_list(t, u);
     t->buffered++;
     events_unit_refresh(&t->ready, u);
 }
@@ -66,18 +66,20 @@ int events_buffer_fit(events_node *u, uint32_t count) {
 }
 
 void events_buffer_clear_all(events_table *t) {
-    for (size_t i = 0; i < t->nevents; i++) {
-        events_event *ev = t->events[i];
-        for (uint32_t k = 0; k < ev->nunits; k++) {
-            events_node *u = ev->units[k];
-            if (u->cap > 64) { /* keep small rings for the next messages */
-                free(u->ring);
-                u->ring = NULL;
-                u->cap = 0;
-            }
-            u->head = u->count = 0;
-            events_unit_refresh(&t->ready, u);
+    /* A satisfied node has a satisfied unit below it, and a satisfied unit
+     * holds a message (required >= 1): refreshing the units listed here
+     * leaves every node of every event unsatisfied. */
+    for (size_t i = 0; i < t->nheld; i++) {
+        events_node *u = t->held[i];
+        if (u->cap > 64) { /* keep small rings for the next messages */
+            free(u->ring);
+            u->ring = NULL;
+            u->cap = 0;
         }
+        u->head = u->count = 0;
+        u->held_at = 0;
+        events_unit_refresh(&t->ready, u);
     }
+    t->nheld = 0;
     t->buffered = 0;
 }

@@ -3,7 +3,11 @@
  *
  * A unit holds at most max(max_buffered, its required amount) messages; a
  * message beyond that drops the oldest, which is logged at a bounded rate
- * and counted. Every change of a count refreshes the unit's satisfaction. */
+ * and counted. Every change of a count refreshes the unit's satisfaction.
+ *
+ * The table lists the units that hold messages (t->held), so that emptying
+ * them all costs those units, not every unit of every registered event: a
+ * clear() of a table with 10,000 events and 8 messages costs 8 units. */
 #ifndef MARO_EVENTS_BUFFER_H
 #define MARO_EVENTS_BUFFER_H
 
@@ -28,12 +32,27 @@ static inline int events_buffer_reserve(const events_table *t, events_node *u) {
 void events_buffer_append(events_table *t, events_node *u, uint32_t s, events_release_fn release,
                           void *ctx);
 
+/* Lists u, which has just received its first message, among the units that hold some. */
+static inline void events_buffer_list(events_table *t, events_node *u) {
+    t->held[t->nheld++] = u;
+    u->held_at = (uint32_t)t->nheld;
+}
+
+/* Takes u, which has just let go of its last message, off that list: the
+ * last unit listed takes its place. */
+static inline void events_buffer_unlist(events_table *t, events_node *u) {
+    events_node *last = t->held[--t->nheld];
+    t->held[u->held_at - 1] = last;
+    last->held_at = u->held_at;
+    u->held_at = 0;
+}
+
 /* Takes the oldest slot id out of u (which holds one); the caller lets go
  * of it (events_buffer_release) and refreshes u. */
 static inline uint32_t events_buffer_pop(events_table *t, events_node *u) {
     uint32_t s = u->ring[u->head];
     u->head = (u->head + 1) & (u->cap - 1);
-    u->count--;
+    if (--u->count == 0) events_buffer_unlist(t, u);
     t->buffered--;
     return s;
 }
@@ -47,7 +66,8 @@ static inline void events_buffer_release(events_table *t, uint32_t s, events_rel
 /* Room for count slot ids in u's ring, which is empty; 0 or -1. */
 int events_buffer_fit(events_node *u, uint32_t count);
 
-/* Empties every unit of every event, without release calls. */
+/* Empties every unit, without release calls; costs the units that hold
+ * messages. */
 void events_buffer_clear_all(events_table *t);
 
 #endif

@@ -83,6 +83,7 @@ static int copy_buffers(events_table *n, const events_table *t, const events_inh
             }
             u->head = 0;
             u->count = ou->count;
+            if (u->count) events_buffer_list(n, u);
             n->buffered += ou->count;
             events_unit_refresh(&n->ready, u);
         }

@@ -27,8 +27,14 @@ int events_ready_reserve(events_ready *r, size_t nbits) {
 }
 
 void events_ready_clear(events_ready *r) {
-    if (!r->cap) return;
-    memset(r->words, 0, (r->cap + 63) / 64 * sizeof *r->words);
-    memset(r->summary, 0, (r->cap + 4095) / 4096 * sizeof *r->summary);
-    r->count = 0;
+    /* Stops at the last set bit; the summary word of every 4096 events
+     * before it is read. */
+    for (size_t w1 = 0; r->count; w1++) {
+        while (r->summary[w1]) {
+            size_t w0 = w1 * 64 + (size_t)__builtin_ctzll(r->summary[w1]);
+            r->count -= (size_t)__builtin_popcountll(r->words[w0]);
+            r->words[w0] = 0;
+            r->summary[w1] &= r->summary[w1] - 1;
+        }
+    }
 }

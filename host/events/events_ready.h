@@ -54,7 +54,8 @@ static inline void events_ready_unset(events_ready *r, uint32_t i) {
     r->count--;
 }
 
-/* Unsets every bit. */
+/* Unsets every bit; costs the words that hold set bits, found through the
+ * summary, not the capacity. */
 void events_ready_clear(events_ready *r);
 
 #endif

@@ -24,6 +24,7 @@ void events_table_free(events_table *t) {
     free(t->events);
     free(t->roots);
     free(t->pct);
+    free(t->held);
     free(t->claimed);
     free(t->taken);
     free(t->gather);
@@ -77,7 +78,8 @@ long events_table_add(events_table *t, events_expr *expr, const char *label) {
 
     /* Everything that can fail first; from "commit" on nothing allocates. */
     if (reserve_event(t) != 0 || EVENTS_RESERVE(t->pct, t->pct_cap, t->npct + nunits) != 0 ||
-        EVENTS_RESERVE(t->taken, t->taken_cap, t->nunits + nunits) != 0)
+        EVENTS_RESERVE(t->taken, t->taken_cap, t->nunits + nunits) != 0 ||
+        EVENTS_RESERVE(t->held, t->held_cap, t->nunits + nunits) != 0)
         goto oom;
     for (uint32_t i = 0; i < ev->nunits; i++)
         if (events_index_reserve(&t->index, ev->units[i]->x, nunits) != 0) goto oom;

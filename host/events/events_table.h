@@ -31,6 +31,8 @@ struct events_table {
     size_t nevents, events_cap;
     events_node **pct; /* units with a percentage amount */
     size_t npct, pct_cap, nunits;
+    events_node **held; /* the units that hold messages, in no order; room for all */
+    size_t nheld, held_cap;
 
     events_index index;
     events_slots slots;

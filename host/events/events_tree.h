@@ -31,7 +31,9 @@ struct events_node {
     events_node *parent;  /* NULL at the root */
     uint32_t inline_ring[EVENTS_INLINE_RING];
     /* cold */
-    int op; /* enum events_op */
+    int op;           /* enum events_op */
+    uint32_t held_at; /* unit: 1 + its place in the table's list of units that hold
+                       * messages, 0 while it holds none (events_buffer.h) */
     events_event *ev;
     events_node **kids; /* AND / OR */
     uint32_t nkids, nsat;
