@@ -108,7 +108,8 @@ long events_table_fire(events_table *t, events_fire_fn fire, events_release_fn r
                        void *ctx);
 
 /* Forgets every buffered message (no release calls: the caller drops its
- * whole store); all slot ids become free. */
+ * whole store); all slot ids become free. Costs the units that hold
+ * messages, not the number of registered events. */
 void events_table_clear(events_table *t);
 
 void events_table_stats(const events_table *t, events_stats *out);

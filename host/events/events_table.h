@@ -1,16 +1,19 @@
 /* events_table.h: the insides of an events_table, shared by the files that
- * implement events.h's matcher. Data flows one way between them:
+ * implement events.h's matcher. Data flows one way: a file calls only files
+ * listed below it.
  *
- *   events_table.c    registering events, peers and percentages, clear, stats
  *   events_inherit.c  a new table that continues an old one (a reload)
+ *   events_table.c    registering events, peers and percentages, clear, stats
  *   events_push.c     offering a message to every event
  *   events_fire.c     handing out satisfied events
- *   events_buffer.c   a unit's ring of slot ids, and its bound
+ *   events_buffer.c   a unit's ring of slot ids, its bound, the list of units
+ *                     that hold messages
+ *   events_index.c    which units a message's source and tag reach
+ *   events_tree.c     an event's nodes and their satisfaction
+ *   events_ready.c    the events that may fire
+ *   events_slots.c    slot ids;  events_peerset.c  peer names
  *
- * each using the parts below it: events_index.c (which units a message
- * reaches), events_tree.c (nodes and satisfaction), events_ready.c (the
- * events that may fire), events_slots.c (slot ids), events_peerset.c (peer
- * names). None of those knows the table. */
+ * The last five know nothing of the table. */
 #ifndef MARO_EVENTS_TABLE_H
 #define MARO_EVENTS_TABLE_H
 
