@@ -40,6 +40,7 @@ run_specs() {
 }
 
 run_specs release build/marohost "$@"
+if cmake --build build --target benches -j"$(nproc)" >/dev/null; then passed=$((passed + 1)); else echo "benchmarks do not build"; failed=$((failed + 1)); fi
 
 if [ "$quick" -eq 0 ]; then
   echo "== sanitizer build (ASan + UBSan)"

@@ -1,5 +1,4 @@
--- maro.RegisterTable and conditional events (API.md, "RegisterTable and
--- conditional events"; docs/events.md).
+-- maro.RegisterTable and conditional events (docs/events.md).
 local maro = require("maro")
 
 local function msg(source, tag, payload)
@@ -58,6 +57,17 @@ describe("RegisterTable", function()
       assert.is_truthy(maro.RegisterTable({}, { max_buffered = 10 }))
     end)
 
+    it("takes a proxy, whose peers it reads when a percentage needs them", function()
+      local g = require("maro.testing").group{ master = 1, worker = 2 }
+      local rt = maro.RegisterTable(g.master[1])
+      rt:register_event_handler("worker:update:100%", noop)
+      rt:push(msg("worker_1"))
+      assert.are.same({}, rt:get())
+      rt:push(msg("worker_2"))
+      assert.are.equal("worker_1,worker_2", sources(rt:get()[1][2]))
+      g:close()
+    end)
+
     it("refuses other peers and unknown or bad options", function()
       assert.matches("peers must be", error_of(maro.RegisterTable, 42))
       assert.matches("unknown option 'max_buffer'", error_of(maro.RegisterTable, {}, { max_buffer = 1 }))
@@ -65,12 +75,29 @@ describe("RegisterTable", function()
       assert.matches("max_buffered must be", error_of(maro.RegisterTable, {}, { max_buffered = 1.5 }))
     end)
 
-    it("refuses a malformed peers table when percentages need it", function()
-      local rt = maro.RegisterTable({ worker = { "w1", 2 } })
+    it("refuses a malformed peers table at once, and one that became malformed when read", function()
+      assert.matches("peers.worker%[2%] must be a peer name",
+                     error_of(maro.RegisterTable, { worker = { "w1", 2 } }))
+      assert.matches("peers.worker must be a list", error_of(maro.RegisterTable, { worker = "w1" }))
+      local peers = { worker = { "w1" } }
+      local rt = maro.RegisterTable(peers)
+      peers.worker[2] = 2
       assert.matches("peers.worker%[2%] must be a peer name",
                      error_of(rt.register_event_handler, rt, "w:update:50%", noop))
-      rt = maro.RegisterTable({ worker = "w1" })
-      assert.matches("peers.worker must be a list", error_of(rt.register_event_handler, rt, "w:u:5%", noop))
+      peers.worker[2] = "w2"
+      rt:set_peers()
+      peers.worker = "w1"
+      assert.matches("peers.worker must be a list", error_of(rt.set_peers, rt))
+    end)
+
+    it("refuses a malformed result of the peers function or object when it reads it", function()
+      local rt = maro.RegisterTable(function() return { worker = { "w1", 0 / 0 } } end)
+      local err = error_of(rt.register_event_handler, rt, "w:update:50%", noop)
+      assert.matches("RegisterTable: peers%(%).worker%[2%] must be a peer name", err)
+      assert.matches("got number %-?nan", err)
+      rt = maro.RegisterTable(setmetatable({}, { __index = { peers = 5 } }))
+      assert.matches("proxy.peers must be a {type = {name, ...}} table, got number 5",
+                     error_of(rt.register_event_handler, rt, "w:update:50%", noop))
     end)
 
     it("needs a callable handler and a message to push", function()
@@ -85,6 +112,179 @@ describe("RegisterTable", function()
       local rt = maro.RegisterTable({})
       assert.are.equal(1, rt:register_event_handler("a:b:1", noop))
       assert.are.equal(2, rt:register_event_handler({ "a:b:1", "c:d:1", "OR" }, noop))
+    end)
+  end)
+
+  describe("argument checks", function()
+    -- Each case calls an entry point from a Lua function (so the error must
+    -- point at that line), and lists what its message must say: the argument
+    -- by position and name, what was expected, and what was given.
+    local src = debug.getinfo(1, "S").short_src
+    local nan, inf = 0 / 0, math.huge
+    local function rt_with_event()
+      local rt = maro.RegisterTable({})
+      rt:register_event_handler("a:b:1", noop)
+      return rt
+    end
+
+    local function check(case)
+      local rt = rt_with_event()
+      local before = rt:stats()
+      local ok, err = pcall(case[2], rt)
+      assert.is_false(ok, case[1] .. ": expected an error")
+      err = tostring(err)
+      assert.is_truthy(err:find(src, 1, true) == 1 and err:match("^[^:]+:%d+: "),
+                       case[1] .. ": the error should point at the caller: " .. err)
+      for i = 3, #case do
+        assert.is_truthy(err:find(case[i], 1, true),
+                         case[1] .. ": " .. err .. "\nshould say: " .. case[i])
+      end
+      assert.are.same(before, rt:stats(), case[1] .. ": a refused call must change nothing")
+    end
+
+    local PEERS = "must be a {type = {name, ...}} table, a function returning one, or a proxy"
+    local LIST_OF_NAMES = "peers.w must be a list of peer names"
+    local NAME = "must be a peer name (a non-empty string)"
+    local BAD_PEERS = {
+      { "number", 42, PEERS, "got number 42" },
+      { "boolean", true, PEERS, "got boolean" },
+      { "string", "worker", PEERS, 'got string "worker"' },
+      { "thread", coroutine.create(noop), PEERS, "got thread" },
+      { "a message", msg("a"), PEERS, "got maro.Message (it has no `peers` field)" },
+      { "a type mapped to a number", { w = 5 }, LIST_OF_NAMES .. ", got number 5" },
+      { "a type mapped to a string", { w = "w1" }, LIST_OF_NAMES .. ', got string "w1"' },
+      { "a number as name", { w = { "a", 2 } }, "peers.w[2] " .. NAME .. ", got number 2" },
+      { "nan as name", { w = { nan } }, "peers.w[1] " .. NAME, "got number ", "nan" },
+      { "an empty name", { w = { "a", "" } }, "peers.w[2] " .. NAME, "got an empty string" },
+      { "a table as name", { w = { {} } }, "peers.w[1] " .. NAME, "got table" },
+      { "a list without types", { { "a" } }, "peers must be a {type = {name, ...}} table",
+        "a key that is not a type name: number 1" },
+      { "a key besides the list", { w = { "a", x = 1 } }, LIST_OF_NAMES .. '; it has the key string "x"' },
+      { "a fractional key", { w = { [1.5] = "a" } }, LIST_OF_NAMES .. "; it has the key number 1.5" },
+      { "a hole", { w = { "a", nil, "c" } }, LIST_OF_NAMES .. " without holes" },
+    }
+
+    local RANGE = "options.max_buffered must be an integer 1..1000000000"
+    local BAD_OPTIONS = {
+      { "a string", "x", "options must be a table {max_buffered = n} or nil", 'got string "x"' },
+      { "a number", 5, "options must be a table", "got number 5" },
+      { "zero", { max_buffered = 0 }, RANGE, "got number 0" },
+      { "negative", { max_buffered = -1 }, RANGE, "got number -1" },
+      { "a fraction", { max_buffered = 1.5 }, RANGE, "got number 1.5" },
+      { "nan", { max_buffered = nan }, RANGE, "got number ", "nan" },
+      { "inf", { max_buffered = inf }, RANGE, "got number inf" },
+      { "-inf", { max_buffered = -inf }, RANGE, "got number -inf" },
+      { "huge", { max_buffered = 1e300 }, RANGE, "got number 1e+300" },
+      { "above the limit", { max_buffered = 1000000001 }, RANGE, "got number 1000000001" },
+      { "maxinteger", { max_buffered = math.maxinteger }, RANGE, "got number " .. math.maxinteger },
+      { "a numeric string", { max_buffered = "10" }, RANGE, 'got string "10"' },
+      { "a boolean", { max_buffered = true }, RANGE, "got boolean" },
+      { "an unknown option", { max_buffer = 1 }, "unknown option 'max_buffer' (options: max_buffered)" },
+      { "a list", { 10 }, "unknown option: the key number 1" },
+    }
+
+    it("refuse bad peers in the constructor and in set_peers", function()
+      for _, c in ipairs(BAD_PEERS) do
+        local value = c[2]
+        check({ "RegisterTable(" .. c[1] .. ")", function() return maro.RegisterTable(value) end,
+                "bad argument #1 to '", "RegisterTable' (", table.unpack(c, 3) })
+        check({ "set_peers(" .. c[1] .. ")", function(rt) rt:set_peers(value) end,
+                "bad argument #1 to 'set_peers' (", table.unpack(c, 3) })
+      end
+    end)
+
+    it("refuse bad options", function()
+      for _, c in ipairs(BAD_OPTIONS) do
+        local value = c[2]
+        check({ "options " .. c[1], function() return maro.RegisterTable({}, value) end,
+                "bad argument #2 to '", table.unpack(c, 3) })
+      end
+    end)
+
+    it("refuse bad arguments to the methods", function()
+      local HANDLER = "the handler must be a function or a value with __call"
+      local LIST = "the list must be a list of {event, handler} pairs"
+      local PAIR = "must be a {event, handler} pair"
+      for _, c in ipairs({
+        { "no event", function(rt) rt:register_event_handler() end,
+          "#1 to 'register_event_handler'",
+          "event must be a string \"source:tag:amount\" or a combination table, got no value" },
+        { "a number handler", function(rt) rt:register_event_handler("a:b:1", 3) end,
+          "#2 to 'register_event_handler'", HANDLER, "got number 3" },
+        { "a nan handler", function(rt) rt:register_event_handler("a:b:1", nan) end,
+          HANDLER, "nan" },
+        { "a table handler", function(rt) rt:register_event_handler("a:b:1", {}) end,
+          HANDLER, "got table" },
+        { "no handler", function(rt) rt:register_event_handler("a:b:1") end,
+          HANDLER, "got nil" },
+        { "an empty event", function(rt) rt:register_event_handler({}, noop) end,
+          "bad event {}", "an empty combination" },
+        { "a number event", function(rt) rt:register_event_handler(inf, noop) end,
+          "bad event", "got a number" },
+        { "an extra argument", function(rt) rt:register_event_handler("a:b:1", noop, 1) end,
+          "#3 to 'register_event_handler'",
+          "takes 2 arguments (event, handler); got an extra number 1" },
+        { "push a table", function(rt) rt:push({ source = "a", tag = "b" }) end,
+          "#1 to 'push'", "maro.Message expected, got table" },
+        { "push nothing", function(rt) rt:push() end, "#1 to 'push'", "got no value" },
+        { "push twice", function(rt) rt:push(msg("a", "b"), msg("a", "b")) end,
+          "#2 to 'push'", "push takes 1 argument" },
+        { "get with a timeout", function(rt) rt:get(0.5) end,
+          "#1 to 'get'", "get takes no arguments; got an extra number 0.5" },
+        { "clear with an argument", function(rt) rt:clear(true) end,
+          "#1 to 'clear'", "clear takes no arguments" },
+        { "stats with an argument", function(rt) rt:stats({}) end,
+          "#1 to 'stats'", "got an extra table" },
+        { "events with an argument", function(rt) rt:events("x") end,
+          "#1 to 'events'", "no arguments" },
+        { "set_peers twice", function(rt) rt:set_peers({}, {}) end,
+          "#2 to 'set_peers'", "at most 1 argument" },
+        { "replace a number", function(rt) rt:replace(5) end,
+          "#1 to 'replace'", LIST, "got number 5" },
+        { "replace nothing", function(rt) rt:replace() end, LIST, "got no value" },
+        { "replace with a key", function(rt) rt:replace({ { "a:b:1", noop }, x = 1 }) end,
+          LIST, 'it has the key string "x"' },
+        { "replace with a hole",
+          function(rt) rt:replace({ { "a:b:1", noop }, nil, { "c:d:1", noop } }) end,
+          LIST, "without holes" },
+        { "replace a string entry", function(rt) rt:replace({ "a:b:1" }) end,
+          "entry 1 " .. PAIR .. ', got string "a:b:1"' },
+        { "replace a long entry", function(rt) rt:replace({ { "a:b:1", noop, 3 } }) end,
+          "entry 1 " .. PAIR .. ", got a list of 3" },
+        { "replace an entry with a key", function(rt) rt:replace({ { "a:b:1", noop, x = 1 } }) end,
+          "entry 1 " .. PAIR .. '; it has the key string "x"' },
+        { "replace an empty entry", function(rt) rt:replace({ {} }) end,
+          "entry 1: " .. HANDLER, "got nil" },
+        { "replace a bad handler", function(rt) rt:replace({ { "a:b:1", noop }, { "a:b:1", inf } }) end,
+          "entry 2: " .. HANDLER, "got number inf" },
+        { "replace twice", function(rt) rt:replace({}, {}) end, "#2 to 'replace'" },
+      }) do
+        check(c)
+      end
+    end)
+
+    it("refuse a call on something that is not a register table", function()
+      local rt = maro.RegisterTable({})
+      for _, name in ipairs({ "register_event_handler", "push", "get", "clear", "set_peers", "stats",
+                              "replace", "events", "close" }) do
+        local f = rt[name]
+        check({ name .. " on a number", function() f(5) end, "maro.RegisterTable expected, got number" })
+        check({ name .. " on nothing", function() f() end, "maro.RegisterTable expected, got no value" })
+      end
+    end)
+
+    it("accept the edge values that are in range", function()
+      assert.is_truthy(maro.RegisterTable({}, {}))
+      assert.is_truthy(maro.RegisterTable({ w = {} }))
+      assert.is_truthy(maro.RegisterTable(nil, { max_buffered = 1 }))
+      assert.is_truthy(maro.RegisterTable(nil, { max_buffered = 1000000000 }))
+      assert.is_truthy(maro.RegisterTable(nil, { max_buffered = 10.0 }))
+      assert.is_truthy(maro.RegisterTable(nil, nil, nil))
+      local rt = rt_with_event()
+      rt:push(msg("a", "b"), nil)
+      assert.are.equal(1, #rt:get(nil))
+      assert.are.same({ kept = {}, added = {}, removed = { '"a:b:1"' }, rematched = 0, released = 0 },
+                      rt:replace({}))
     end)
   end)
 
@@ -589,6 +789,70 @@ describe("RegisterTable", function()
       assert.are.equal("x", got[1][2][1].payload)
     end)
 
+    it("lets clear() forget everything, however many events are registered", function()
+      -- 3000 events of several shapes; after some pushes some are ready, some
+      -- half-way (one side of an AND), some hold more than they need. After
+      -- clear() the table must behave exactly like a fresh one with the same
+      -- events, and the messages it held must be free to collect.
+      local function events_of(i)
+        local w = ("w%04d"):format(i)
+        local shapes = {
+          w .. ":t:2",
+          { w .. ":t:1", w .. ":u:1", "AND" },
+          { { w .. ":t:3", w .. ":u:1", "AND" }, w .. ":v:2", "OR" },
+          w .. ":t:50%",
+        }
+        return shapes[i % #shapes + 1]
+      end
+      local peers = { worker = names("w", 4) }
+      local function fresh()
+        local rt = maro.RegisterTable(peers)
+        for i = 1, 3000 do rt:register_event_handler(events_of(i), noop) end
+        return rt
+      end
+      local function fired(rt)
+        local out = {}
+        for k, e in ipairs(rt:get()) do out[k] = payloads(e[2]) end
+        return out
+      end
+      local function second_round(rt)
+        for i = 1, 3000, 7 do
+          local w = ("w%04d"):format(i)
+          rt:push(msg(w, "t", i))
+          rt:push(msg(w, "u", -i))
+        end
+        return fired(rt)
+      end
+
+      local rt = fresh()
+      local weak = setmetatable({}, { __mode = "v" })
+      do
+        for i = 1, 3000, 3 do
+          local w = ("w%04d"):format(i)
+          for _, tag in ipairs({ "t", "t", "t", "u", "v" }) do
+            local m = msg(w, tag, i)
+            weak[#weak + 1] = m
+            rt:push(m)
+          end
+        end
+        local half = fired(rt) -- empties some units, leaves others holding messages
+        assert.is_true(#half > 0)
+        for i = 2, 3000, 3 do rt:push(msg(("w%04d"):format(i), "t", i)) end -- some ready again
+        assert.is_true(rt:stats().buffered > 0)
+      end
+      rt:clear()
+      local s = rt:stats()
+      assert.are.same({ 0, 0 }, { s.buffered, s.messages })
+      assert.are.same({}, rt:get())
+      collectgarbage()
+      collectgarbage()
+      assert.is_nil(next(weak))
+      assert.are.same(second_round(fresh()), second_round(rt))
+      rt:clear()
+      rt:clear() -- twice in a row is harmless
+      assert.are.same(second_round(fresh()), second_round(rt))
+    end)
+
     it("lets go of messages once they are handed out", function()
       local rt = maro.RegisterTable({})
       rt:register_event_handler("a:t:1", noop)
@@ -684,6 +948,12 @@ describe("RegisterTable", function()
         end
       end
 
+      function m.clear()
+        for _, ev in ipairs(m.events) do
+          for _, u in ipairs(ev.units) do u.buf = {} end
+        end
+      end
+
       function m.get()
         local out = {}
         for i, ev in ipairs(m.events) do
@@ -722,9 +992,11 @@ describe("RegisterTable", function()
       return e
     end
 
-    it("agrees on random workloads", function()
-      math.randomseed(20240531)
-      for _ = 1, 60 do
+    -- rounds of random events and pushes, get() compared after some; with
+    -- clears, a few steps also clear both.
+    local function workload(seed, rounds, clears)
+      math.randomseed(seed)
+      for _ = 1, rounds do
         local max_buffered = math.random(2, 6)
         local peers = {}
         local function peer_table()
@@ -745,7 +1017,10 @@ describe("RegisterTable", function()
         end
         for id = 1, 150 do
           local r = math.random(10)
-          if r == 1 then
+          if clears and math.random(20) == 1 then
+            ref.clear()
+            rt:clear()
+          elseif r == 1 then
             peers[NAMES[math.random(#NAMES)]] = (math.random(2) == 1) or nil
           elseif r <= 3 then
             local want = ref.get()
@@ -764,6 +1039,14 @@ describe("RegisterTable", function()
           end
         end
       end
+    end
+
+    it("agrees on random workloads", function()
+      workload(20240531, 60, false)
+    end)
+
+    it("agrees on random workloads with clear()", function()
+      workload(20240601, 60, true)
     end)
   end)
 

@@ -3,7 +3,8 @@
  * slot id, and the binding (register_table.c) keeps the message under it.
  *
  *   events_parse.c  the event language -> an events_expr tree
- *   events_match.c  the index, the per-unit FIFOs, satisfaction, peers
+ *   events_table.c  the matcher: registering, peers, clear (events_table.h
+ *                   lists the files behind it: push, fire, inherit, ...)
  */
 #ifndef MARO_EVENTS_H
 #define MARO_EVENTS_H
@@ -48,7 +49,7 @@ void events_expr_free(events_expr *e);
 /* The same event: same operators and units, in the same order ("&&" is "AND"). */
 int events_expr_equal(const events_expr *a, const events_expr *b);
 
-/* ---- events_match.c ---------------------------------------------------- */
+/* ---- the matcher: events_table.c and the files events_table.h lists ----- */
 
 typedef struct events_table events_table;
 
@@ -107,12 +108,13 @@ long events_table_fire(events_table *t, events_fire_fn fire, events_release_fn r
                        void *ctx);
 
 /* Forgets every buffered message (no release calls: the caller drops its
- * whole store); all slot ids become free. */
+ * whole store); all slot ids become free. Costs the units that hold
+ * messages, not the number of registered events. */
 void events_table_clear(events_table *t);
 
 void events_table_stats(const events_table *t, events_stats *out);
 
-/* ---- events_match.c: replacing the events (a reload) ---------------------- */
+/* ---- replacing the events (a reload): events_inherit.c ------------------- */
 
 const char *events_table_label(const events_table *t, size_t i); /* NULL past the end */
 size_t events_table_slot_end(const events_table *t); /* slot ids in use are below this */

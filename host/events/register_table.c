@@ -11,7 +11,10 @@
  * The messages live in the userdata's first user value, a table from slot
  * id to message (events.h hands out slot ids), so that a message kept by
  * several events is referenced once and nothing goes to the registry per
- * message. docs/events.md is the user's guide.
+ * message. Every entry point checks its arguments first and raises a
+ * luaL_argerror that names the argument, what it must be and what it was
+ * (events_args.c); a refused call changes nothing. docs/events.md is the
+ * user's guide.
  */
 #include "events/register_table.h"
 
@@ -34,10 +37,7 @@
 
 typedef struct rt {
     events_table *t; /* NULL once closed */
-    int peers_kind;
-    int peers_loaded; /* the source was read since it was set */
-    int has_version;
-    lua_Integer peers_version;
+    events_peers_source peers;
 } rt;
 
 /* The methods carry the RegisterTable and Message metatables as upvalues:
@@ -68,52 +68,21 @@ static void release_slot(void *ctx, uint32_t slot) {
 
 /* ---- peers ---------------------------------------------------------------- */
 
-/* Re-reads the peers source when percentages need it: a table once (until
- * set_peers), a function at every call (so at most once per get()), an
- * object when its integer peers_version changed, or every call when it has
- * none. Leaves the stack as it found it. */
+/* Re-reads the peers source (events_peers_refresh) when percentages need
+ * it. Leaves the stack as it found it. */
 static void refresh_peers(lua_State *L, rt *r) {
     if (events_table_percent_units(r->t) == 0) return;
-    int top = lua_gettop(L);
     lua_getiuservalue(L, 1, UV_PEERS);
-    int src = lua_gettop(L);
-    switch (r->peers_kind) {
-    case PEERS_NONE:
-        if (!r->peers_loaded) events_table_set_peers(r->t, NULL, 0);
-        break;
-    case PEERS_TABLE:
-        if (!r->peers_loaded) events_peers_load(L, src, r->t, "peers");
-        break;
-    case PEERS_FUNCTION:
-        lua_pushvalue(L, src);
-        lua_call(L, 0, 1);
-        events_peers_load(L, -1, r->t, "the result of the peers function");
-        break;
-    case PEERS_OBJECT: {
-        int is_num = 0;
-        lua_getfield(L, src, "peers_version");
-        lua_Integer v = lua_tointegerx(L, -1, &is_num);
-        lua_pop(L, 1);
-        if (r->peers_loaded && is_num && r->has_version && v == r->peers_version) break;
-        lua_getfield(L, src, "peers");
-        events_peers_load(L, -1, r->t, "proxy.peers");
-        r->has_version = is_num;
-        r->peers_version = v;
-        break;
-    }
-    }
-    r->peers_loaded = 1;
-    lua_settop(L, top);
+    events_peers_refresh(L, &r->peers, -1, r->t);
+    lua_pop(L, 1);
 }
 
-/* Takes the peers source at idx as the table's. */
-static void set_source(lua_State *L, rt *r, int ud, int idx) {
-    int kind = events_peers_kind(L, idx);
+/* Takes the peers source at idx, given as argument arg, as the table's. */
+static void set_source(lua_State *L, rt *r, int ud, int idx, int arg) {
+    int kind = events_peers_kind(L, idx, arg);
     lua_pushvalue(L, idx);
     lua_setiuservalue(L, ud, UV_PEERS);
-    r->peers_kind = kind;
-    r->peers_loaded = 0;
-    r->has_version = 0;
+    r->peers = (events_peers_source){.kind = kind};
 }
 
 /* ---- methods -------------------------------------------------------------- */
@@ -125,16 +94,19 @@ static int is_callable(lua_State *L, int idx) {
     return ok;
 }
 
+#define HANDLER_EXPECTED "a function or a value with __call"
+
 static int rt_register(lua_State *L) {
     rt *r = check_rt(L);
-    luaL_checkany(L, 2);
+    events_no_more_args(L, 4, "register_event_handler", "2 arguments (event, handler)");
+    if (lua_isnone(L, 2))
+        events_bad_value(L, 2, 2, "event", "a string \"source:tag:amount\" or a combination table");
     lua_settop(L, 3);
     events_expr *x = events_parse_lua(L, 2);
     if (!x) return luaL_error(L, "%s", lua_tostring(L, -1));
     if (!is_callable(L, 3)) {
         events_expr_free(x);
-        return luaL_error(L, "register_event_handler: the handler must be a function, got %s",
-                          luaL_typename(L, 3));
+        return events_bad_value(L, 3, 3, "the handler", HANDLER_EXPECTED);
     }
     buf label;
     buf_init(&label);
@@ -148,13 +120,14 @@ static int rt_register(lua_State *L) {
     lua_pushvalue(L, 3);
     lua_rawseti(L, -2, (lua_Integer)idx + 1);
     lua_pop(L, 1);
-    if (events_table_percent_units(r->t) > before && !r->peers_loaded) refresh_peers(L, r);
+    if (events_table_percent_units(r->t) > before && !r->peers.loaded) refresh_peers(L, r);
     lua_pushinteger(L, (lua_Integer)idx + 1);
     return 1;
 }
 
 static int rt_push(lua_State *L) {
     rt *r = check_rt(L);
+    if (lua_gettop(L) > 2) events_no_more_args(L, 3, "push", "1 argument (a message)");
     const message *m = message_check_with(L, 2, UP_MSG_META);
     const wire_header *h = message_header(m);
     lua_settop(L, 2);
@@ -196,6 +169,7 @@ static void release_in_get(void *ctx, uint32_t slot) { release_slot(((fire_ctx *
 
 static int rt_get(lua_State *L) {
     rt *r = check_rt(L);
+    if (lua_gettop(L) > 1) events_no_more_args(L, 2, "get", "no arguments");
     lua_settop(L, 1);
     refresh_peers(L, r);
     size_t ready = events_table_ready(r->t);
@@ -211,6 +185,7 @@ static int rt_get(lua_State *L) {
 
 static int rt_clear(lua_State *L) {
     rt *r = check_rt(L);
+    events_no_more_args(L, 2, "clear", "no arguments");
     events_table_clear(r->t);
     lua_newtable(L);
     lua_setiuservalue(L, 1, UV_STORE);
@@ -219,8 +194,9 @@ static int rt_clear(lua_State *L) {
 
 static int rt_set_peers(lua_State *L) {
     rt *r = check_rt(L);
-    if (lua_gettop(L) >= 2) set_source(L, r, 1, 2);
-    r->peers_loaded = 0;
+    events_no_more_args(L, 3, "set_peers", "at most 1 argument (peers)");
+    if (lua_gettop(L) >= 2) set_source(L, r, 1, 2, 2);
+    r->peers.loaded = 0;
     lua_settop(L, 1);
     refresh_peers(L, r);
     return 0;
@@ -228,6 +204,7 @@ static int rt_set_peers(lua_State *L) {
 
 static int rt_stats(lua_State *L) {
     rt *r = check_rt(L);
+    events_no_more_args(L, 2, "stats", "no arguments");
     events_stats s;
     events_table_stats(r->t, &s);
     lua_createtable(L, 0, 9);
@@ -291,10 +268,11 @@ static void push_labels(lua_State *L, const events_table *t, const long *from,
  * All or nothing: a bad entry raises and leaves the table as it was. */
 static int rt_replace(lua_State *L) {
     rt *r = check_rt(L);
-    luaL_checktype(L, 2, LUA_TTABLE);
+    events_no_more_args(L, 3, "replace", "1 argument (a list of {event, handler} pairs)");
+    lua_Integer count = (lua_Integer)events_check_list(L, 2, 2, "the list",
+                                                       "a list of {event, handler} pairs");
     lua_settop(L, 2);
     lua_getiuservalue(L, 1, UV_STORE); /* 3 */
-    lua_Integer count = luaL_len(L, 2);
     events_table **n = lua_newuserdatauv(L, sizeof *n, 0); /* 4 */
     *n = NULL;
     if (luaL_newmetatable(L, STAGING_TYPE)) {
@@ -305,14 +283,19 @@ static int rt_replace(lua_State *L) {
     if (!(*n = events_table_new(0))) return luaL_error(L, "RegisterTable:replace: out of memory");
     lua_createtable(L, (int)count, 0); /* 5: handlers */
     for (lua_Integer i = 1; i <= count; i++) {
-        if (lua_rawgeti(L, 2, i) != LUA_TTABLE) /* 6 */
-            return luaL_error(L, "RegisterTable:replace: entry %d must be a {event, handler} pair, "
-                                 "got %s", (int)i, luaL_typename(L, 6));
+        char entry[48];
+        snprintf(entry, sizeof entry, "entry %lld", (long long)i);
+        lua_rawgeti(L, 2, i); /* 6 */
+        if (events_check_list(L, 6, 2, entry, "a {event, handler} pair") > 2)
+            events_argerror(L, 2, "%s must be a {event, handler} pair, got a list of %d", entry,
+                            (int)lua_rawlen(L, 6));
         lua_rawgeti(L, 6, 1); /* 7 event */
         lua_rawgeti(L, 6, 2); /* 8 handler */
-        if (!is_callable(L, 8))
-            return luaL_error(L, "RegisterTable:replace: entry %d: the handler must be a "
-                                 "function, got %s", (int)i, luaL_typename(L, 8));
+        if (!is_callable(L, 8)) {
+            events_push_given(L, 8);
+            return events_argerror(L, 2, "%s: the handler must be %s, got %s", entry,
+                                   HANDLER_EXPECTED, lua_tostring(L, -1));
+        }
         buf label;
         buf_init(&label);
         events_render(L, 7, &label, LABEL_LIMIT);
@@ -371,7 +354,7 @@ static int rt_replace(lua_State *L) {
     lua_pushvalue(L, 5);
     lua_setiuservalue(L, 1, UV_HANDLERS);
     lua_settop(L, 8);
-    if (events_table_percent_units(r->t) > 0 && !r->peers_loaded) {
+    if (events_table_percent_units(r->t) > 0 && !r->peers.loaded) {
         lua_insert(L, 2); /* refresh_peers wants the table at 1 and leaves the rest */
         refresh_peers(L, r);
         lua_settop(L, 2);
@@ -382,6 +365,7 @@ static int rt_replace(lua_State *L) {
 /* rt:events() -> the events as registered, in order, as strings. */
 static int rt_events(lua_State *L) {
     rt *r = check_rt(L);
+    events_no_more_args(L, 2, "events", "no arguments");
     lua_newtable(L);
     for (size_t i = 0; events_table_label(r->t, i); i++) {
         lua_pushstring(L, events_table_label(r->t, i));
@@ -417,32 +401,42 @@ static int rt_tostring(lua_State *L) {
     return 1;
 }
 
+/* The options table at 2 (nil: the defaults): sets *max_buffered. */
+static void read_options(lua_State *L, size_t *max_buffered) {
+    static const char *range = "an integer 1..1000000000";
+    if (lua_isnil(L, 2)) return;
+    if (!lua_istable(L, 2)) events_bad_value(L, 2, 2, "options", "a table {max_buffered = n} or nil");
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "max_buffered") == 0)
+            continue;
+        if (lua_type(L, -1) == LUA_TSTRING)
+            events_argerror(L, 2, "unknown option '%s' (options: max_buffered)", lua_tostring(L, -1));
+        events_push_given(L, -1);
+        events_argerror(L, 2, "unknown option: the key %s (options: max_buffered)",
+                        lua_tostring(L, -1));
+    }
+    lua_getfield(L, 2, "max_buffered");
+    if (!lua_isnil(L, -1)) {
+        int ok = 0;
+        /* lua_tointegerx takes a float only when it is integral (so not nan
+         * or inf) and in range; a string is refused, not converted. */
+        lua_Integer v = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &ok) : 0;
+        if (!ok || v < 1 || v > (lua_Integer)EVENTS_MAX_AMOUNT)
+            events_bad_value(L, 2, -1, "options.max_buffered", range);
+        *max_buffered = (size_t)v;
+    }
+    lua_pop(L, 1);
+}
+
 /* maro.RegisterTable(peers [, options]) */
 static int rt_new(lua_State *L) {
+    events_no_more_args(L, 3, "RegisterTable", "at most 2 arguments (peers, options)");
     lua_settop(L, 2);
     size_t max_buffered = EVENTS_DEFAULT_MAX_BUFFERED;
-    if (!lua_isnil(L, 2)) {
-        luaL_checktype(L, 2, LUA_TTABLE);
-        lua_pushnil(L);
-        while (lua_next(L, 2)) {
-            lua_pop(L, 1);
-            const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
-            if (strcmp(k, "max_buffered") != 0)
-                return luaL_error(L, "RegisterTable: unknown option '%s' (options: max_buffered)",
-                                  luaL_tolstring(L, -1, NULL));
-        }
-        lua_getfield(L, 2, "max_buffered");
-        if (!lua_isnil(L, -1)) {
-            int ok;
-            lua_Integer v = lua_tointegerx(L, -1, &ok);
-            if (!ok || v < 1 || v > (lua_Integer)EVENTS_MAX_AMOUNT)
-                return luaL_error(L, "RegisterTable: max_buffered must be an integer 1..%d",
-                                  (int)EVENTS_MAX_AMOUNT);
-            max_buffered = (size_t)v;
-        }
-        lua_pop(L, 1);
-    }
-    events_peers_kind(L, 1); /* raises early on a bad kind */
+    read_options(L, &max_buffered);
+    events_peers_kind(L, 1, 1); /* raises before anything is made */
     rt *r = lua_newuserdatauv(L, sizeof *r, UV_COUNT);
     memset(r, 0, sizeof *r);
     luaL_setmetatable(L, REGISTER_TABLE_TYPE);
@@ -451,7 +445,7 @@ static int rt_new(lua_State *L) {
     lua_setiuservalue(L, ud, UV_STORE);
     lua_newtable(L);
     lua_setiuservalue(L, ud, UV_HANDLERS);
-    set_source(L, r, ud, 1);
+    set_source(L, r, ud, 1, 1);
     r->t = events_table_new(max_buffered);
     if (!r->t) return luaL_error(L, "RegisterTable: out of memory");
     return 1;

@@ -4,7 +4,7 @@
 # figure over the runs (each run already reports medians of its repeats).
 #   scripts/bench/codec.sh [RUNS, default 3] [seconds per measurement, default 0.2]
 # Environment: BUILD_DIR (default build-bench).
-# Targets (issue 2): encode and decode of the small message under 1 us each;
+# Targets: encode and decode of the small message under 1 us each;
 # the 1 MiB payload costs no more than one copy each way.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

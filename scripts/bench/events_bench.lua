@@ -8,6 +8,10 @@
 --   push+get    rt:push(msg); rt:get() every 1000 pushes, handlers not called
 --   dispatch    rt:push(msg); for _, e in ipairs(rt:get()) do e[1](e[2]) end, every push
 -- Each line is the median of RUNS runs.
+--
+-- Then rt:clear() with 10,000 events registered against 10: event i is
+-- "peer_%05d:tag:2"; before each clear 8 messages go to 8 of the events
+-- (buffered, none satisfied), and only the clear is timed.
 local maro = require("maro")
 
 local PUSHES = tonumber(arg[1]) or 2000000
@@ -119,3 +123,44 @@ line("10 events, push", push10)
 line("10 events, push+get (no handlers)", get10)
 print(("Lua: cost per push, 1000 events vs 10: ratio %.2f (push), %.2f (push+get); "
        .. "medians of per-run ratios"):format(push_ratio, get_ratio))
+
+-- ns per rt:clear() with nevents registered, 8 messages held before each.
+local CLEARS, HELD = 10000, 8
+local function clear_cost(nevents)
+  local rt = maro.RegisterTable({})
+  for i = 0, nevents - 1 do rt:register_event_handler(("peer_%05d:tag:2"):format(i), handler) end
+  local msgs = {}
+  for k = 0, HELD - 1 do
+    msgs[k + 1] = maro.Message{ source = ("peer_%05d"):format(k * (nevents // HELD)), tag = "tag",
+                                destination = "master" }
+  end
+  local now, total = maro.now, 0
+  collectgarbage()
+  for _ = 1, CLEARS do
+    for k = 1, HELD do rt:push(msgs[k]) end
+    local t0 = now()
+    rt:clear()
+    total = total + (now() - t0)
+  end
+  assert(rt:stats().buffered == 0, "clear() should empty every buffer")
+  rt:close()
+  return total * 1e9 / CLEARS
+end
+
+-- One untimed round first, and the order of the two sizes alternates, so
+-- that neither pays for the warm-up or for the garbage of the other.
+local cbig, csmall, cratio = {}, {}, {}
+clear_cost(10)
+for r = 1, RUNS do
+  if r % 2 == 1 then
+    cbig[r] = clear_cost(10000)
+    csmall[r] = clear_cost(10)
+  else
+    csmall[r] = clear_cost(10)
+    cbig[r] = clear_cost(10000)
+  end
+  cratio[r] = cbig[r] / csmall[r]
+end
+print(("Lua: clear with %d messages held: 10000 events %.0f ns, 10 events %.0f ns, ratio %.2f "
+       .. "(median of %d runs of %d clears)"):format(HELD, median(cbig), median(csmall),
+                                                      median(cratio), RUNS, CLEARS))
