@@ -106,12 +106,14 @@ describe("maro.dist", function()
 
     it("refuses a bad class, proxy, handler table or option", function()
       local ok = { ["master:x:1"] = print }
-      assert.has_error(function() maro.dist(proxy, ok)(42)() end,
-        "dist: the class must have a 'new' function or be callable, got number")
+      assert.has_error(function() maro.dist(proxy, ok)(42) end,
+        "maro.dist(proxy, handlers)(Class): Class must have a 'new' function or be callable, "
+          .. "got 42")
       assert.has_error(function() maro.dist(proxy, ok)({ new = function() end })() end,
         "dist: the class constructor returned nil, not an instance")
       assert.has_error(function() maro.dist(nil, ok) end,
-        "maro.dist(proxy, handlers): proxy is nil")
+        "maro.dist(proxy, handlers): proxy must be a maro.Proxy (an object with receive_once), "
+          .. "got nothing")
       local e = select(2, pcall(maro.dist, proxy, 42))
       assert.matches("handlers must be a table", e)
       e = select(2, pcall(maro.dist, proxy, { ["master:x:0"] = print }))
@@ -481,6 +483,84 @@ describe("maro.dist", function()
     end)
   end)
 
+  describe("its log", function()
+    -- The lines a process wrote on stderr that contain `text`, without the
+    -- time, name and pid in front.
+    local function log_lines(proc, text)
+      local out = {}
+      for line in proc:stderr():gmatch("[^\n]+") do
+        if line:find(text, 1, true) then
+          out[#out + 1] = line:match("^%S+ %S+%[%d+%] (.*)$") or line
+        end
+      end
+      return out
+    end
+
+    it("says that messages no event wants are dropped, at most once per interval", function()
+      local interval = 0.5
+      local flood = procs.spawn(SCRIPTS .. "flood.lua", { "100000", tostring(interval) })
+      assert.are.equal(0, flood:wait(120), flood:report())
+      local n, elapsed, before, after = flood:stdout():match(
+        "unwanted (%d+) elapsed ([%d.]+) before ([%d.]+) after ([%d.]+)")
+      assert.is_not_nil(n, flood:report())
+      n, elapsed = tonumber(n), tonumber(elapsed)
+      local lines = log_lines(flood, "no event wants")
+      -- One line when the first came, at most one per interval while they
+      -- came, and one for what was held back at the end.
+      assert.is_true(#lines >= 2 and #lines <= 2 + elapsed / interval,
+        string.format("%d lines for %d messages in %.3f s", #lines, n, elapsed))
+      assert.matches("^warn: dist: no event wants a message tagged 'tag_1' %(from 'master_1'%); "
+        .. "such messages are dropped$", lines[1])
+      -- Every message is counted once: the lines that name one, plus the
+      -- counts of those held back.
+      local told = 0
+      for _, line in ipairs(lines) do
+        local more = line:match("%(and (%d+) more since the last such line")
+          or line:match("dist: (%d+) more messages that no event wants")
+        told = told + (more and tonumber(more) or 0)
+          + (line:find("no event wants a message tagged", 1, true) and 1 or 0)
+      end
+      assert.are.equal(n, told)
+      -- The tags held back are counted, not remembered: memory stays put
+      -- (it grew by 7 MiB when every tag was kept).
+      assert.is_true(tonumber(after) - tonumber(before) < 1024,
+        string.format("the Lua heap grew from %s KiB to %s KiB", before, after))
+    end)
+
+    it("writes a handler's traceback one line per line, and repeats at most once per interval",
+      function()
+        local interval = 0.2
+        local proc = procs.spawn(SCRIPTS .. "raise.lua", { "300", tostring(interval) })
+        assert.are.equal(0, proc:wait(60), proc:report())
+        local errors, elapsed = proc:stdout():match("errors (%d+) elapsed ([%d.]+)")
+        assert.are.equal("300", errors, proc:report())
+        local lines = log_lines(proc, "error: ")
+        local script = SCRIPTS .. "raise.lua"
+        assert.are.same({
+          'error: dist: the handler of "master:x:1" raised an error (the worker keeps serving): '
+            .. script .. ":15: bad payload 1",
+          "error: stack traceback:",
+          "error: \t[C]: in function 'error'",
+          "error: \t" .. script .. ":15: in upvalue 'deep'",
+          "error: \t" .. script .. ":21: in function <" .. script .. ":20>",
+        }, { table.unpack(lines, 1, 5) })
+        -- Later errors: one line per interval at most, and every error counted.
+        local heads, told = 0, 0
+        for _, line in ipairs(lines) do
+          if line:find("raised an error", 1, true) then
+            heads = heads + 1
+            told = told + 1 + tonumber(line:match("%((%d+) more errors since") or 0)
+          elseif line:find("more errors since the last such line (not logged)", 1, true) then
+            heads = heads + 1
+            told = told + tonumber(line:match("raised (%d+) more errors"))
+          end
+        end
+        assert.are.equal(300, told, proc:report())
+        assert.is_true(heads <= 2 + tonumber(elapsed) / interval,
+          string.format("%d lines for 300 errors in %s s", heads, elapsed))
+      end)
+  end)
+
   describe("under marohost", function()
     local redis = redis_support.for_block(setup, teardown, procs)
 
@@ -513,13 +593,19 @@ describe("maro.dist", function()
       local replies = master:send(maro.Message{ tag = "ping", source = "master",
         destination = "worker_9" }, 5)
       assert.are.equal(1, replies[1].payload.count, worker:report())
-      procs.wait_until(function() return worker:stderr():match("stack traceback") end, 5,
+      procs.wait_until(function() return worker:stderr():match("in function <") end, 5,
         "the traceback")
+      -- The message, then the traceback as Lua prints it, a log line per line.
       local log = worker:stderr()
-      assert.matches('the handler of "master:ping:1" raised an error', log, 1, true)
-      assert.matches(path .. ":2: bad payload boom", log, 1, true)
-      assert.matches("in upvalue 'deep'", log, 1, true)
-      assert.matches(path .. ":6:", log, 1, true)
+      local prefix = "\n%S+ worker_9%[%d+%] error: "
+      local function line(text)
+        return prefix .. text:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")
+      end
+      assert.matches(line('dist: the handler of "master:ping:1" raised an error (the worker '
+        .. "keeps serving): " .. path .. ":2: bad payload boom")
+        .. line("stack traceback:") .. line("\t[C]: in function 'error'")
+        .. line("\t" .. path .. ":2: in upvalue 'deep'")
+        .. line("\t" .. path .. ":6: in function <" .. path .. ":5>") .. "\n", log)
       master:send(maro.Message{ tag = "exit", source = "master", destination = "worker_9" }, 5)
       assert.are.equal(0, worker:wait(10), worker:report())
       assert.matches("stopped with count 1", worker:stdout(), 1, true)
