@@ -46,6 +46,69 @@ describe("maro.dist", function()
     end
   end
 
+  -- A proxy that records each receive_once of the worker: the wait asked
+  -- for, when it began (start), how long it took, how many descriptors were
+  -- watched meanwhile, and what it returned. hooks.before(n) runs before the
+  -- n-th receive; hooks.receive(n, wait), when given, receives in its place.
+  local function recording(p, hooks)
+    hooks = hooks or {}
+    local calls, watched = {}, 0
+    local rec = setmetatable({ calls = calls }, { __index = function(_, k)
+      local v = p[k]
+      if type(v) == "function" then
+        return function(_, ...) return v(p, ...) end
+      end
+      return v
+    end })
+    rec.watch_fd = function(_, ...)
+      local ok = p:watch_fd(...)
+      if ok then
+        watched = watched + select("#", ...)
+      end
+      return ok
+    end
+    rec.unwatch_fd = function(_, ...)
+      p:unwatch_fd(...)
+      watched = math.max(0, watched - select("#", ...))
+    end
+    rec.receive_once = function(_, wait)
+      local n = #calls + 1
+      if hooks.before then
+        hooks.before(n)
+      end
+      local call = { wait = wait, start = maro.now(), watched = watched }
+      local msg
+      if hooks.receive then
+        msg = hooks.receive(n, wait)
+      else
+        msg = p:receive_once(wait)
+      end
+      call.took, call.msg = maro.now() - call.start, msg
+      calls[n] = call
+      return msg
+    end
+    return rec
+  end
+
+  -- p:receive_once() without a timeout, so that only what the test is about
+  -- can end the wait; a driver of the group sends p a "watchdog" message
+  -- after `after` seconds (default 20), so that the spec ends in any case.
+  -- Returns what the receive returned.
+  local function receive_or_watchdog(p, after)
+    local due, fired = maro.now() + (after or 20), false
+    local fn = g:drive(function()
+      if fired or maro.now() < due then
+        return false
+      end
+      fired = true
+      master:isend(testing.message("master_1", p.name, "watchdog"))
+      return true
+    end)
+    local msg = p:receive_once()
+    g:undrive(fn)
+    return msg
+  end
+
   local Counter = {}
   Counter.__index = Counter
   function Counter.new(start, step)
@@ -229,11 +292,17 @@ describe("maro.dist", function()
   describe("the loop", function()
     it("step(timeout) returns after the timeout with the number of handler calls", function()
       local n = 0
-      local w = maro.dist(proxy, { ["master:x:1"] = function() n = n + 1 end })(Counter)(0)
+      local rec = recording(proxy)
+      local w = maro.dist(rec, { ["master:x:1"] = function() n = n + 1 end })(Counter)(0)
       local t0 = maro.now()
       assert.are.equal(0, w:step(0.2))
       local took = maro.now() - t0
-      assert.is_true(took >= 0.2 and took < 1.0, "took " .. took)
+      assert.is_true(took >= 0.2, "returned after " .. took .. " s, before its timeout")
+      -- no receive waited longer than the step was asked to last
+      assert.is_true(#rec.calls >= 1)
+      for _, c in ipairs(rec.calls) do
+        assert.is_true(c.wait <= 0.2, "a receive waited " .. c.wait .. " s")
+      end
       for i = 1, 3 do
         send("x", i)
       end
@@ -246,16 +315,17 @@ describe("maro.dist", function()
 
     it("step(0) only takes what is there, without waiting", function()
       local n = 0
-      local w = maro.dist(proxy, { ["master:x:1"] = function() n = n + 1 end })(Counter)(0)
+      local rec = recording(proxy)
+      local w = maro.dist(rec, { ["master:x:1"] = function() n = n + 1 end })(Counter)(0)
+      assert.are.equal(0, w:step(0)) -- nothing there yet
       for i = 1, 3 do
-        send("x", i)
+        send("x", i) -- in a maro.testing group, in the worker's queue at once
       end
-      procs.wait_until(function()
-        local t0 = maro.now()
-        w:step(0)
-        assert.is_true(maro.now() - t0 < 0.1)
-        return n == 3
-      end, 5, "three calls")
+      assert.are.equal(3, w:step(0))
+      assert.are.equal(3, n)
+      for _, c in ipairs(rec.calls) do
+        assert.are.equal(0, c.wait, "step(0) asked a receive to wait")
+      end
     end)
 
     it("launch() serves until stop() from a handler", function()
@@ -384,16 +454,16 @@ describe("maro.dist", function()
       local fd = watcher:fd()
       assert.is_true(proxy:watch_fd(fd))
       write(path, "2")
-      local t0 = maro.now()
-      assert.is_nil(proxy:receive_once(5))
-      assert.is_true(maro.now() - t0 < 1, "the save did not end the wait")
+      -- a wait without a timeout: the save ends it, or the watchdog's message does
+      local got = receive_or_watchdog(proxy)
+      assert.is_nil(got, "the save did not end the wait")
       assert.are.equal("saved", watcher:changed())
       -- messages still come first
       send("x", 1)
       assert.are.equal(1, proxy:receive_once(5).payload)
       proxy:unwatch_fd(fd)
       write(path, "3")
-      t0 = maro.now()
+      local t0 = maro.now()
       assert.is_nil(proxy:receive_once(0.1))
       assert.is_true(maro.now() - t0 >= 0.1, "an unwatched descriptor ended the wait")
       -- at most four at a time; a refused call adds none
@@ -408,51 +478,53 @@ describe("maro.dist", function()
       proxy:unwatch_fd(fd) -- nothing on a closed proxy
     end)
 
-    -- A proxy that records each receive_once of the worker: the wait asked
-    -- for, how long it took; before_receive(n) runs before the n-th.
-    local function recording(p, before_receive)
-      local calls = {}
-      local rec = setmetatable({ calls = calls }, { __index = function(_, k)
-        local v = p[k]
-        if type(v) == "function" then
-          return function(_, ...) return v(p, ...) end
-        end
-        return v
-      end })
-      rec.receive_once = function(_, wait)
-        if before_receive then
-          before_receive(#calls + 1)
-        end
-        local t0 = maro.now()
-        local msg = p:receive_once(wait)
-        calls[#calls + 1] = { wait = wait, took = maro.now() - t0 }
-        return msg
-      end
-      return rec
-    end
-
     it("an idle worker with a handler file does not poll it", function()
       local path = dir .. "/h.lua"
       write(path, handlers("v1"))
       local rec = recording(proxy)
       local w = maro.dist(rec, path)(Counter)(0)
+      local t0 = maro.now()
       w:step(1.2)
-      assert.is_true(#rec.calls <= 4, #rec.calls .. " receives in 1.2 s")
+      assert.is_true(#rec.calls >= 1)
+      for i, c in ipairs(rec.calls) do
+        -- Each receive waits with the watcher's two descriptors in the proxy's
+        -- wait, for the rest of the step or the peers interval (0.5 s), not
+        -- for the 0.1 s of polling; and nothing ends it early.
+        local what = string.format("receive %d of %d (%.3f s asked, %.3f s taken)", i,
+          #rec.calls, c.wait, c.took)
+        assert.are.equal(2, c.watched, what .. ": descriptors watched")
+        assert.is_true(c.wait >= math.min(0.4, t0 + 1.2 - c.start), what .. ": a short wait")
+        assert.is_true(c.took >= c.wait - 1e-3, what .. ": woken early")
+      end
     end)
 
     it("reloads as soon as the file is saved, while the worker waits", function()
       local path = dir .. "/h.lua"
       write(path, handlers("v1"))
-      local rec = recording(proxy, function(n)
-        if n == 1 then
-          write(path, handlers("v2")) -- as if saved just after the wait began
-        end
-      end)
-      local w = maro.dist(rec, path)(Counter)(0)
-      w:step(0.8)
+      local w
+      local rec = recording(proxy, {
+        before = function(n)
+          if n == 1 then
+            write(path, handlers("v2")) -- as if saved just after the wait began
+          end
+        end,
+        receive = function(n, wait)
+          if n == 1 then
+            -- The worker's first receive, with its descriptors watched, waits
+            -- for nothing but the save (or the watchdog).
+            return receive_or_watchdog(proxy)
+          elseif n == 2 then
+            w:stop() -- the second receive comes after the reload
+            return nil
+          end
+          return proxy:receive_once(wait)
+        end,
+      })
+      w = maro.dist(rec, path)(Counter)(0)
+      w:launch()
       local first = rec.calls[1]
-      assert.is_true(first.wait >= 0.4 and first.took < first.wait / 2,
-        string.format("the first wait (%.2f s asked) took %.2f s", first.wait, first.took))
+      assert.are.equal(2, first.watched, "the watcher's descriptors were not watched")
+      assert.is_nil(first.msg, "the save did not end the worker's wait")
       assert.are.equal(1, dist.stats(w).reloads)
       send("x")
       step_until(w, function() return w.count == 1 end)
@@ -462,14 +534,17 @@ describe("maro.dist", function()
     it("polls the file when the proxy cannot watch descriptors", function()
       local path = dir .. "/h.lua"
       write(path, handlers("v1"))
-      local rec = recording(proxy, function(n)
+      local w
+      local rec = recording(proxy, { before = function(n)
         if n == 1 then
           write(path, handlers("v2"))
+        elseif dist.stats(w).reloads > 0 or n > 200 then
+          w:stop() -- after the reload (or after 200 receives of 0.1 s at most)
         end
-      end)
+      end })
       rec.watch_fd = false -- as a proxy written in Lua might
-      local w = maro.dist(rec, path)(Counter)(0)
-      w:step(0.5)
+      w = maro.dist(rec, path)(Counter)(0)
+      w:launch()
       assert.are.equal(1, dist.stats(w).reloads)
       for _, c in ipairs(rec.calls) do
         assert.is_true(c.wait <= 0.1 + 1e-9, "a receive waited " .. c.wait .. " s")
