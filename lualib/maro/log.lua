@@ -101,20 +101,20 @@ Limiter.__index = Limiter
 -- one more held back) while the interval since that line runs.
 function Limiter:pass()
   local t = core.now()
-  if t < self.next then
+  if t < self._next then
     self.held = self.held + 1
     return false
   end
   local held = self.held
   self.held = 0
-  self.next = t + self.interval
+  self._next = t + self.interval
   return true, held
 end
 
 --- lim:due() -> true when lines were held back and the interval has run out:
 -- a summary of them may be written now (its pass() returns true).
 function Limiter:due()
-  return self.held > 0 and core.now() >= self.next
+  return self.held > 0 and core.now() >= self._next
 end
 
 Limiter.__tostring = function(lim)
@@ -132,7 +132,7 @@ function log.limiter(interval)
     error("maro.log.limiter(interval): interval must be a finite number of seconds > 0, got "
       .. given(interval), 2)
   end
-  return setmetatable({ interval = interval, next = -math.huge, held = 0 }, Limiter)
+  return setmetatable({ interval = interval, _next = -math.huge, held = 0 }, Limiter)
 end
 
 return log
