@@ -121,11 +121,16 @@ local function error_limiter(st, label)
   return lim
 end
 
+-- "1 more error", "2 more errors"
+local function count(n, what)
+  return string.format("%d %s%s", n, what, n == 1 and "" or "s")
+end
+
 local function held_errors(held)
   if held == 0 then
     return ""
   end
-  return string.format(" (%d more errors since the last such line were not logged)", held)
+  return string.format(" (%s since the last such line not logged)", count(held, "more error"))
 end
 
 -- A handler's error: at most one line per handler and interval, then its
@@ -203,21 +208,21 @@ local function flush_held(st)
   local u = st.unwanted
   if u.limiter:due() then
     local _, held = u.limiter:pass()
-    log.warn("dist: %d more messages that no event wants were dropped since the last such "
-      .. "line, tagged %s", held, held_tags(u))
+    log.warn("dist: dropped %s that no event wants since the last such line, tagged %s",
+      count(held, "more message"), held_tags(u))
   end
   local lims = st.error_limiters
   for _, lim in pairs(lims.by_label) do
     if lim:due() then
       local _, held = lim:pass()
-      log.error("dist: the handler of %s raised %d more errors since the last such line "
-        .. "(not logged)", lim.label, held)
+      log.error("dist: the handler of %s raised %s since the last such line (not logged)",
+        lim.label, count(held, "more error"))
     end
   end
   if lims.other:due() then
     local _, held = lims.other:pass()
-    log.error("dist: handlers raised %d more errors since the last such line (not logged)",
-      held)
+    log.error("dist: handlers raised %s since the last such line (not logged)",
+      count(held, "more error"))
   end
 end
 
