@@ -46,6 +46,69 @@ describe("maro.dist", function()
     end
   end
 
+  -- A proxy that records each receive_once of the worker: the wait asked
+  -- for, when it began (start), how long it took, how many descriptors were
+  -- watched meanwhile, and what it returned. hooks.before(n) runs before the
+  -- n-th receive; hooks.receive(n, wait), when given, receives in its place.
+  local function recording(p, hooks)
+    hooks = hooks or {}
+    local calls, watched = {}, 0
+    local rec = setmetatable({ calls = calls }, { __index = function(_, k)
+      local v = p[k]
+      if type(v) == "function" then
+        return function(_, ...) return v(p, ...) end
+      end
+      return v
+    end })
+    rec.watch_fd = function(_, ...)
+      local ok = p:watch_fd(...)
+      if ok then
+        watched = watched + select("#", ...)
+      end
+      return ok
+    end
+    rec.unwatch_fd = function(_, ...)
+      p:unwatch_fd(...)
+      watched = math.max(0, watched - select("#", ...))
+    end
+    rec.receive_once = function(_, wait)
+      local n = #calls + 1
+      if hooks.before then
+        hooks.before(n)
+      end
+      local call = { wait = wait, start = maro.now(), watched = watched }
+      local msg
+      if hooks.receive then
+        msg = hooks.receive(n, wait)
+      else
+        msg = p:receive_once(wait)
+      end
+      call.took, call.msg = maro.now() - call.start, msg
+      calls[n] = call
+      return msg
+    end
+    return rec
+  end
+
+  -- p:receive_once() without a timeout, so that only what the test is about
+  -- can end the wait; a driver of the group sends p a "watchdog" message
+  -- after `after` seconds (default 20), so that the spec ends in any case.
+  -- Returns what the receive returned.
+  local function receive_or_watchdog(p, after)
+    local due, fired = maro.now() + (after or 20), false
+    local fn = g:drive(function()
+      if fired or maro.now() < due then
+        return false
+      end
+      fired = true
+      master:isend(testing.message("master_1", p.name, "watchdog"))
+      return true
+    end)
+    local msg = p:receive_once()
+    g:undrive(fn)
+    return msg
+  end
+
   local Counter = {}
   Counter.__index = Counter
   function Counter.new(start, step)
@@ -106,12 +169,14 @@ describe("maro.dist", function()
 
     it("refuses a bad class, proxy, handler table or option", function()
       local ok = { ["master:x:1"] = print }
-      assert.has_error(function() maro.dist(proxy, ok)(42)() end,
-        "dist: the class must have a 'new' function or be callable, got number")
+      assert.has_error(function() maro.dist(proxy, ok)(42) end,
+        "maro.dist(proxy, handlers)(Class): Class must have a 'new' function or be callable, "
+          .. "got 42")
       assert.has_error(function() maro.dist(proxy, ok)({ new = function() end })() end,
         "dist: the class constructor returned nil, not an instance")
       assert.has_error(function() maro.dist(nil, ok) end,
-        "maro.dist(proxy, handlers): proxy is nil")
+        "maro.dist(proxy, handlers): proxy must be a maro.Proxy (an object with receive_once), "
+          .. "got nothing")
       local e = select(2, pcall(maro.dist, proxy, 42))
       assert.matches("handlers must be a table", e)
       e = select(2, pcall(maro.dist, proxy, { ["master:x:0"] = print }))
@@ -227,11 +292,17 @@ describe("maro.dist", function()
   describe("the loop", function()
     it("step(timeout) returns after the timeout with the number of handler calls", function()
       local n = 0
-      local w = maro.dist(proxy, { ["master:x:1"] = function() n = n + 1 end })(Counter)(0)
+      local rec = recording(proxy)
+      local w = maro.dist(rec, { ["master:x:1"] = function() n = n + 1 end })(Counter)(0)
       local t0 = maro.now()
       assert.are.equal(0, w:step(0.2))
       local took = maro.now() - t0
-      assert.is_true(took >= 0.2 and took < 1.0, "took " .. took)
+      assert.is_true(took >= 0.2, "returned after " .. took .. " s, before its timeout")
+      -- no receive waited longer than the step was asked to last
+      assert.is_true(#rec.calls >= 1)
+      for _, c in ipairs(rec.calls) do
+        assert.is_true(c.wait <= 0.2, "a receive waited " .. c.wait .. " s")
+      end
       for i = 1, 3 do
         send("x", i)
       end
@@ -244,16 +315,17 @@ describe("maro.dist", function()
 
     it("step(0) only takes what is there, without waiting", function()
       local n = 0
-      local w = maro.dist(proxy, { ["master:x:1"] = function() n = n + 1 end })(Counter)(0)
+      local rec = recording(proxy)
+      local w = maro.dist(rec, { ["master:x:1"] = function() n = n + 1 end })(Counter)(0)
+      assert.are.equal(0, w:step(0)) -- nothing there yet
       for i = 1, 3 do
-        send("x", i)
+        send("x", i) -- in a maro.testing group, in the worker's queue at once
       end
-      procs.wait_until(function()
-        local t0 = maro.now()
-        w:step(0)
-        assert.is_true(maro.now() - t0 < 0.1)
-        return n == 3
-      end, 5, "three calls")
+      assert.are.equal(3, w:step(0))
+      assert.are.equal(3, n)
+      for _, c in ipairs(rec.calls) do
+        assert.are.equal(0, c.wait, "step(0) asked a receive to wait")
+      end
     end)
 
     it("launch() serves until stop() from a handler", function()
@@ -382,16 +454,16 @@ describe("maro.dist", function()
       local fd = watcher:fd()
       assert.is_true(proxy:watch_fd(fd))
       write(path, "2")
-      local t0 = maro.now()
-      assert.is_nil(proxy:receive_once(5))
-      assert.is_true(maro.now() - t0 < 1, "the save did not end the wait")
+      -- a wait without a timeout: the save ends it, or the watchdog's message does
+      local got = receive_or_watchdog(proxy)
+      assert.is_nil(got, "the save did not end the wait")
       assert.are.equal("saved", watcher:changed())
       -- messages still come first
       send("x", 1)
       assert.are.equal(1, proxy:receive_once(5).payload)
       proxy:unwatch_fd(fd)
       write(path, "3")
-      t0 = maro.now()
+      local t0 = maro.now()
       assert.is_nil(proxy:receive_once(0.1))
       assert.is_true(maro.now() - t0 >= 0.1, "an unwatched descriptor ended the wait")
       -- at most four at a time; a refused call adds none
@@ -406,51 +478,53 @@ describe("maro.dist", function()
       proxy:unwatch_fd(fd) -- nothing on a closed proxy
     end)
 
-    -- A proxy that records each receive_once of the worker: the wait asked
-    -- for, how long it took; before_receive(n) runs before the n-th.
-    local function recording(p, before_receive)
-      local calls = {}
-      local rec = setmetatable({ calls = calls }, { __index = function(_, k)
-        local v = p[k]
-        if type(v) == "function" then
-          return function(_, ...) return v(p, ...) end
-        end
-        return v
-      end })
-      rec.receive_once = function(_, wait)
-        if before_receive then
-          before_receive(#calls + 1)
-        end
-        local t0 = maro.now()
-        local msg = p:receive_once(wait)
-        calls[#calls + 1] = { wait = wait, took = maro.now() - t0 }
-        return msg
-      end
-      return rec
-    end
-
     it("an idle worker with a handler file does not poll it", function()
       local path = dir .. "/h.lua"
       write(path, handlers("v1"))
       local rec = recording(proxy)
       local w = maro.dist(rec, path)(Counter)(0)
+      local t0 = maro.now()
       w:step(1.2)
-      assert.is_true(#rec.calls <= 4, #rec.calls .. " receives in 1.2 s")
+      assert.is_true(#rec.calls >= 1)
+      for i, c in ipairs(rec.calls) do
+        -- Each receive waits with the watcher's two descriptors in the proxy's
+        -- wait, for the rest of the step or the peers interval (0.5 s), not
+        -- for the 0.1 s of polling; and nothing ends it early.
+        local what = string.format("receive %d of %d (%.3f s asked, %.3f s taken)", i,
+          #rec.calls, c.wait, c.took)
+        assert.are.equal(2, c.watched, what .. ": descriptors watched")
+        assert.is_true(c.wait >= math.min(0.4, t0 + 1.2 - c.start), what .. ": a short wait")
+        assert.is_true(c.took >= c.wait - 1e-3, what .. ": woken early")
+      end
     end)
 
     it("reloads as soon as the file is saved, while the worker waits", function()
       local path = dir .. "/h.lua"
       write(path, handlers("v1"))
-      local rec = recording(proxy, function(n)
-        if n == 1 then
-          write(path, handlers("v2")) -- as if saved just after the wait began
-        end
-      end)
-      local w = maro.dist(rec, path)(Counter)(0)
-      w:step(0.8)
+      local w
+      local rec = recording(proxy, {
+        before = function(n)
+          if n == 1 then
+            write(path, handlers("v2")) -- as if saved just after the wait began
+          end
+        end,
+        receive = function(n, wait)
+          if n == 1 then
+            -- The worker's first receive, with its descriptors watched, waits
+            -- for nothing but the save (or the watchdog).
+            return receive_or_watchdog(proxy)
+          elseif n == 2 then
+            w:stop() -- the second receive comes after the reload
+            return nil
+          end
+          return proxy:receive_once(wait)
+        end,
+      })
+      w = maro.dist(rec, path)(Counter)(0)
+      w:launch()
       local first = rec.calls[1]
-      assert.is_true(first.wait >= 0.4 and first.took < first.wait / 2,
-        string.format("the first wait (%.2f s asked) took %.2f s", first.wait, first.took))
+      assert.are.equal(2, first.watched, "the watcher's descriptors were not watched")
+      assert.is_nil(first.msg, "the save did not end the worker's wait")
       assert.are.equal(1, dist.stats(w).reloads)
       send("x")
       step_until(w, function() return w.count == 1 end)
@@ -460,14 +534,17 @@ describe("maro.dist", function()
     it("polls the file when the proxy cannot watch descriptors", function()
       local path = dir .. "/h.lua"
       write(path, handlers("v1"))
-      local rec = recording(proxy, function(n)
+      local w
+      local rec = recording(proxy, { before = function(n)
         if n == 1 then
           write(path, handlers("v2"))
+        elseif dist.stats(w).reloads > 0 or n > 200 then
+          w:stop() -- after the reload (or after 200 receives of 0.1 s at most)
         end
-      end)
+      end })
       rec.watch_fd = false -- as a proxy written in Lua might
-      local w = maro.dist(rec, path)(Counter)(0)
-      w:step(0.5)
+      w = maro.dist(rec, path)(Counter)(0)
+      w:launch()
       assert.are.equal(1, dist.stats(w).reloads)
       for _, c in ipairs(rec.calls) do
         assert.is_true(c.wait <= 0.1 + 1e-9, "a receive waited " .. c.wait .. " s")
@@ -479,6 +556,84 @@ describe("maro.dist", function()
       assert.has_error(function() w:reload() end,
         "dist: reload() needs handlers given as a file path")
     end)
+  end)
+
+  describe("its log", function()
+    -- The lines a process wrote on stderr that contain `text`, without the
+    -- time, name and pid in front.
+    local function log_lines(proc, text)
+      local out = {}
+      for line in proc:stderr():gmatch("[^\n]+") do
+        if line:find(text, 1, true) then
+          out[#out + 1] = line:match("^%S+ %S+%[%d+%] (.*)$") or line
+        end
+      end
+      return out
+    end
+
+    it("says that messages no event wants are dropped, at most once per interval", function()
+      local interval = 0.5
+      local flood = procs.spawn(SCRIPTS .. "flood.lua", { "100000", tostring(interval) })
+      assert.are.equal(0, flood:wait(120), flood:report())
+      local n, elapsed, before, after = flood:stdout():match(
+        "unwanted (%d+) elapsed ([%d.]+) before ([%d.]+) after ([%d.]+)")
+      assert.is_not_nil(n, flood:report())
+      n, elapsed = tonumber(n), tonumber(elapsed)
+      local lines = log_lines(flood, "no event wants")
+      -- One line when the first came, at most one per interval while they
+      -- came, and one for what was held back at the end.
+      assert.is_true(#lines >= 2 and #lines <= 2 + elapsed / interval,
+        string.format("%d lines for %d messages in %.3f s", #lines, n, elapsed))
+      assert.matches("^warn: dist: no event wants a message tagged 'tag_1' %(from 'master_1'%); "
+        .. "such messages are dropped$", lines[1])
+      -- Every message is counted once: the lines that name one, plus the
+      -- counts of those held back.
+      local told = 0
+      for _, line in ipairs(lines) do
+        local more = line:match("%(and (%d+) more since the last such line")
+          or line:match("dist: dropped (%d+) more messages? that no event wants")
+        told = told + (more and tonumber(more) or 0)
+          + (line:find("no event wants a message tagged", 1, true) and 1 or 0)
+      end
+      assert.are.equal(n, told)
+      -- The tags held back are counted, not remembered: memory stays put
+      -- (it grew by 7 MiB when every tag was kept).
+      assert.is_true(tonumber(after) - tonumber(before) < 1024,
+        string.format("the Lua heap grew from %s KiB to %s KiB", before, after))
+    end)
+
+    it("writes a handler's traceback one line per line, and repeats at most once per interval",
+      function()
+        local interval = 0.2
+        local proc = procs.spawn(SCRIPTS .. "raise.lua", { "300", tostring(interval) })
+        assert.are.equal(0, proc:wait(60), proc:report())
+        local errors, elapsed = proc:stdout():match("errors (%d+) elapsed ([%d.]+)")
+        assert.are.equal("300", errors, proc:report())
+        local lines = log_lines(proc, "error: ")
+        local script = SCRIPTS .. "raise.lua"
+        assert.are.same({
+          'error: dist: the handler of "master:x:1" raised an error (the worker keeps serving): '
+            .. script .. ":15: bad payload 1",
+          "error: stack traceback:",
+          "error: \t[C]: in function 'error'",
+          "error: \t" .. script .. ":15: in upvalue 'deep'",
+          "error: \t" .. script .. ":21: in function <" .. script .. ":20>",
+        }, { table.unpack(lines, 1, 5) })
+        -- Later errors: one line per interval at most, and every error counted.
+        local heads, told = 0, 0
+        for _, line in ipairs(lines) do
+          if line:find("raised an error", 1, true) then
+            heads = heads + 1
+            told = told + 1 + tonumber(line:match("%((%d+) more errors? since") or 0)
+          elseif line:find("since the last such line (not logged)", 1, true) then
+            heads = heads + 1
+            told = told + tonumber(line:match("raised (%d+) more errors?"))
+          end
+        end
+        assert.are.equal(300, told, proc:report())
+        assert.is_true(heads <= 2 + tonumber(elapsed) / interval,
+          string.format("%d lines for 300 errors in %s s", heads, elapsed))
+      end)
   end)
 
   describe("under marohost", function()
@@ -513,13 +668,19 @@ describe("maro.dist", function()
       local replies = master:send(maro.Message{ tag = "ping", source = "master",
         destination = "worker_9" }, 5)
       assert.are.equal(1, replies[1].payload.count, worker:report())
-      procs.wait_until(function() return worker:stderr():match("stack traceback") end, 5,
+      procs.wait_until(function() return worker:stderr():match("in function <") end, 5,
         "the traceback")
+      -- The message, then the traceback as Lua prints it, a log line per line.
       local log = worker:stderr()
-      assert.matches('the handler of "master:ping:1" raised an error', log, 1, true)
-      assert.matches(path .. ":2: bad payload boom", log, 1, true)
-      assert.matches("in upvalue 'deep'", log, 1, true)
-      assert.matches(path .. ":6:", log, 1, true)
+      local prefix = "\n%S+ worker_9%[%d+%] error: "
+      local function line(text)
+        return prefix .. text:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")
+      end
+      assert.matches(line('dist: the handler of "master:ping:1" raised an error (the worker '
+        .. "keeps serving): " .. path .. ":2: bad payload boom")
+        .. line("stack traceback:") .. line("\t[C]: in function 'error'")
+        .. line("\t" .. path .. ":2: in upvalue 'deep'")
+        .. line("\t" .. path .. ":6: in function <" .. path .. ":5>") .. "\n", log)
       master:send(maro.Message{ tag = "exit", source = "master", destination = "worker_9" }, 5)
       assert.are.equal(0, worker:wait(10), worker:report())
       assert.matches("stopped with count 1", worker:stdout(), 1, true)

@@ -300,3 +300,48 @@ describe("maro.SessionMessage", function()
     assert.is_truthy(s:find("notification_request", 1, true), s)
   end)
 end)
+
+describe("maro.log", function()
+  local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+  local procs = dofile(here .. "support/procs.lua")
+
+  -- The stderr of marohost -e code, line by line, without time, name and pid.
+  local function log_of(code)
+    local p = io.popen(procs.quote(procs.MAROHOST) .. " -e " .. procs.quote(code) .. " 2>&1")
+    local lines = {}
+    for line in p:read("a"):gmatch("[^\n]+") do
+      lines[#lines + 1] = line:match("^%S+ %S+%[%d+%] (.*)$") or line
+    end
+    p:close()
+    return lines
+  end
+
+  it("writes each line of a text as a log line of its own", function()
+    assert.are.same({ "warn: first", "warn: second", "warn: \tthird", "info: one line" },
+      log_of('local log = require("maro").log; log.warn("first\\nsecond\\r\\n\\tthird\\n"); '
+        .. 'log.info("one %s", "line")'))
+  end)
+
+  it("limits a repeated line to one per interval and counts what it held back", function()
+    local slow = maro.log.limiter(3600)
+    assert.are.same({ true, 0 }, { slow:pass() })
+    assert.are.same({ false }, { slow:pass() })
+    assert.are.same({ false }, { slow:pass() })
+    assert.are.equal(2, slow.held)
+    assert.is_false(slow:due()) -- the interval runs
+
+    local quick = maro.log.limiter(0.01)
+    assert.is_true((quick:pass()))
+    assert.is_false(quick:due()) -- nothing held back
+    local t0 = maro.now()
+    while not quick:due() do
+      -- held back until the interval has run out, then due
+      quick:pass()
+      assert(maro.now() - t0 < 10, "the limiter never became due")
+    end
+    local held = quick.held
+    assert.is_true(held >= 1)
+    assert.are.same({ true, held }, { quick:pass() })
+    assert.are.equal(0, quick.held)
+  end)
+end)

@@ -27,11 +27,50 @@ local CHECK_INTERVAL = 0.01
 -- still handled, so that step(0) takes what is there without running forever
 -- under a flood.
 local STEP_DRAIN = 1024
+-- A warning or error that can repeat with every message is written at most
+-- once per this many seconds per kind (option log_interval); the next line
+-- says how many were held back meanwhile.
+local LOG_INTERVAL = 5
+-- Tags of unwanted messages counted by name between two such lines; the
+-- rest are counted together, so that a flood of distinct tags costs no
+-- memory.
+local MAX_UNWANTED_TAGS = 16
+-- Handlers whose errors have a limiter of their own; the errors of any
+-- further handler share one.
+local MAX_ERROR_LIMITERS = 64
 
 -- The methods of the wrapper; the same names on the instance are hidden.
 local METHODS = { launch = true, step = true, stop = true, reload = true }
 
 local state_of = setmetatable({}, { __mode = "k" }) -- wrapper -> its private state
+
+-- What a bad argument was, for an error message: a number or a short string
+-- as itself, anything else by its type.
+local function given(v)
+  if v ~= v then
+    return "nan"
+  end
+  if math.type(v) then
+    return tostring(v)
+  end
+  if type(v) == "string" then
+    return #v > 40 and string.format("a string of %d bytes", #v) or string.format("%q", v)
+  end
+  if v == nil then
+    return "nothing"
+  end
+  return type(v)
+end
+
+-- The private state of a worker, or an error naming the call.
+local function worker_state(w, method)
+  local st = state_of[w]
+  if not st then
+    error("dist: " .. method .. ": must be called on a dist worker, as w:" .. method
+      .. ", got " .. given(w), 3)
+  end
+  return st
+end
 
 -- A registered handler: the register table hands it back with its messages,
 -- and it knows its event for the log.
@@ -65,6 +104,45 @@ local function traceback(err)
   return (tb:gsub("\n%s*%[C%]: in function 'xpcall'.*$", ""))
 end
 
+-- The limiter of a handler's errors (one per event, up to a bound).
+local function error_limiter(st, label)
+  local lims = st.error_limiters
+  local lim = lims.by_label[label]
+  if lim then
+    return lim
+  end
+  if lims.count >= MAX_ERROR_LIMITERS then
+    return lims.other
+  end
+  lim = log.limiter(st.log_interval)
+  lim.label = label
+  lims.by_label[label] = lim
+  lims.count = lims.count + 1
+  return lim
+end
+
+-- "1 more error", "2 more errors"
+local function count(n, what)
+  return string.format("%d %s%s", n, what, n == 1 and "" or "s")
+end
+
+local function held_errors(held)
+  if held == 0 then
+    return ""
+  end
+  return string.format(" (%s since the last such line not logged)", count(held, "more error"))
+end
+
+-- A handler's error: at most one line per handler and interval, then its
+-- traceback, one log line per line as Lua prints it.
+local function log_handler_error(st, label, err)
+  local pass, held = error_limiter(st, label):pass()
+  if pass then
+    log.error("dist: the handler of %s raised an error (the worker keeps serving)%s: %s",
+      label, held_errors(held), err)
+  end
+end
+
 local function dispatch(st, fired)
   local calls = 0
   for _, f in ipairs(fired) do
@@ -73,22 +151,84 @@ local function dispatch(st, fired)
     local ok, err = xpcall(entry.fn, traceback, st.instance, st.proxy, messages)
     if not ok then
       st.errors = st.errors + 1
-      log.error("dist: the handler of %s raised an error (the worker keeps serving): %s",
-        entry.label, tostring(err))
+      log_handler_error(st, entry.label, tostring(err))
     end
   end
   return calls
 end
 
+-- "'a' 3, 'b' 1, 5 with other tags": the unwanted messages held back.
+local function held_tags(u)
+  local list = {}
+  for tag, n in pairs(u.tags) do
+    list[#list + 1] = { tag, n }
+  end
+  table.sort(list, function(a, b) return a[2] > b[2] or a[2] == b[2] and a[1] < b[1] end)
+  local out = {}
+  for i, t in ipairs(list) do
+    out[i] = string.format("'%s' %d", t[1], t[2])
+  end
+  if u.other > 0 then
+    out[#out + 1] = string.format("%d with other tags", u.other)
+  end
+  u.tags, u.ntags, u.other = {}, 0, 0
+  return table.concat(out, ", ")
+end
+
+-- A message no event wants is dropped. It is often a typo in an event, so
+-- it is said, but at most once per interval: a flood of them must not
+-- flood the log, nor fill memory with their tags.
+local function unwanted(st, msg)
+  local u = st.unwanted
+  local pass, held = u.limiter:pass()
+  if not pass then
+    local tag = msg.tag
+    if u.tags[tag] then
+      u.tags[tag] = u.tags[tag] + 1
+    elseif u.ntags < MAX_UNWANTED_TAGS then
+      u.tags[tag] = 1
+      u.ntags = u.ntags + 1
+    else
+      u.other = u.other + 1
+    end
+    return
+  end
+  local more = ""
+  if held > 0 then
+    more = string.format(" (and %d more since the last such line, tagged %s)", held,
+      held_tags(u))
+  end
+  log.warn("dist: no event wants a message tagged '%s' (from '%s'); such messages are "
+    .. "dropped%s", msg.tag, msg.source, more)
+end
+
+-- While the worker is idle: the counts of what the limiters held back, once
+-- their interval has run out, so that the end of a flood is told too.
+local function flush_held(st)
+  local u = st.unwanted
+  if u.limiter:due() then
+    local _, held = u.limiter:pass()
+    log.warn("dist: dropped %s that no event wants since the last such line, tagged %s",
+      count(held, "more message"), held_tags(u))
+  end
+  local lims = st.error_limiters
+  for _, lim in pairs(lims.by_label) do
+    if lim:due() then
+      local _, held = lim:pass()
+      log.error("dist: the handler of %s raised %s since the last such line (not logged)",
+        lim.label, count(held, "more error"))
+    end
+  end
+  if lims.other:due() then
+    local _, held = lims.other:pass()
+    log.error("dist: handlers raised %s since the last such line (not logged)",
+      count(held, "more error"))
+  end
+end
+
 local function handle(st, msg)
   if st.rt:push(msg) == 0 then
-    -- Nothing waits for it now: say so once per tag, it may be a typo in an event.
-    local tag = msg.tag
-    if not st.unwanted[tag] then
-      st.unwanted[tag] = true
-      log.warn("dist: no event wants a message tagged '%s' (from '%s'); such messages are "
-        .. "dropped", tag, msg.source)
-    end
+    unwanted(st, msg)
     return 0
   end
   return dispatch(st, st.rt:get())
@@ -206,6 +346,7 @@ local function serve(st, deadline)
       if not closed(st) then
         calls = calls + check_peers(st)
       end
+      flush_held(st)
       if deadline and now() >= deadline then
         break
       end
@@ -224,7 +365,7 @@ end
 local Wrapper = {}
 
 function Wrapper.launch(w)
-  local st = state_of[w] or error("dist: launch() must be called on a worker", 2)
+  local st = worker_state(w, "launch()")
   running_guard(st, "launch")
   st.stopped = false
   st.running = true
@@ -236,9 +377,11 @@ function Wrapper.launch(w)
 end
 
 function Wrapper.step(w, timeout)
-  local st = state_of[w] or error("dist: step() must be called on a worker", 2)
-  if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
-    error("dist: step(timeout): timeout must be a non-negative number of seconds", 2)
+  local st = worker_state(w, "step(timeout)")
+  if timeout ~= nil and (math.type(timeout) == nil or timeout ~= timeout or timeout < 0
+    or timeout == math.huge) then
+    error("dist: step(timeout): timeout must be a finite number of seconds >= 0 (or nil), got "
+      .. given(timeout), 2)
   end
   running_guard(st, "step")
   st.stopped = false
@@ -252,14 +395,14 @@ function Wrapper.step(w, timeout)
 end
 
 function Wrapper.stop(w)
-  local st = state_of[w] or error("dist: stop() must be called on a worker", 2)
+  local st = worker_state(w, "stop()")
   st.stopped = true
 end
 
 --- Reloads the handler file now (as a save or SIGHUP would); returns true
 -- when the new handlers are in place.
 function Wrapper.reload(w)
-  local st = state_of[w] or error("dist: reload() must be called on a worker", 2)
+  local st = worker_state(w, "reload()")
   if not st.path then
     error("dist: reload() needs handlers given as a file path", 2)
   end
@@ -308,15 +451,23 @@ function WrapperMeta.__tostring(w)
   return "dist worker(" .. tostring(st.instance) .. ")"
 end
 
+local function callable(v)
+  local mt = getmetatable(v)
+  return type(v) == "function" or type(mt) == "table" and mt.__call ~= nil
+end
+
+-- Whether Class has a `new` field (a userdata class may raise on lookups).
+local function has_new(Class)
+  local ok, v = pcall(function() return Class.new end)
+  return ok and v ~= nil
+end
+
 local function make_instance(Class, ...)
-  local ok_new, has_new = pcall(function() return Class.new ~= nil end)
   local instance
-  if ok_new and has_new then
+  if has_new(Class) then
     instance = Class.new(...)
-  elseif type(Class) == "function" or getmetatable(Class) and getmetatable(Class).__call then
-    instance = Class(...)
   else
-    error("dist: the class must have a 'new' function or be callable, got " .. type(Class), 3)
+    instance = Class(...)
   end
   local t = type(instance)
   if t ~= "table" and t ~= "userdata" then
@@ -327,12 +478,28 @@ end
 
 -- ---- maro.dist ------------------------------------------------------------
 
+-- A proxy is a maro.Proxy, or any object with receive_once (a test double).
+local function proxy_like(p)
+  local t = type(p)
+  if t ~= "table" and t ~= "userdata" then
+    return false
+  end
+  local ok, v = pcall(function() return p.receive_once end)
+  return ok and callable(v)
+end
+
 local function dist(proxy, handlers, options)
-  if proxy == nil then
-    error("maro.dist(proxy, handlers): proxy is nil", 2)
+  local log_interval
+  if not proxy_like(proxy) then
+    error("maro.dist(proxy, handlers): proxy must be a maro.Proxy (an object with "
+      .. "receive_once), got " .. given(proxy), 2)
   end
   local path, list, text
   if type(handlers) == "string" then
+    if handlers == "" then
+      error("maro.dist(proxy, handlers): handlers must be a table {[event] = handler} or the "
+        .. "path of a Lua file returning one, got \"\"", 2)
+    end
     local err
     path = handlers
     list, err, text = handlers_file.load(path)
@@ -347,17 +514,43 @@ local function dist(proxy, handlers, options)
     end
   else
     error("maro.dist(proxy, handlers): handlers must be a table {[event] = handler} or the "
-      .. "path of a Lua file returning one, got " .. type(handlers), 2)
+      .. "path of a Lua file returning one, got " .. given(handlers), 2)
   end
 
   if options ~= nil then
-    local ok, err = pcall(core.RegisterTable, nil, options)
-    if not ok then
-      error("maro.dist: options: " .. tostring(err), 2)
+    if type(options) ~= "table" then
+      error("maro.dist(proxy, handlers, options): options must be a table such as "
+        .. "{ max_buffered = 4096 }, got " .. given(options), 2)
     end
+    local interval = options.log_interval
+    if interval ~= nil and (math.type(interval) == nil or interval ~= interval
+      or interval <= 0 or interval == math.huge) then
+      error("maro.dist(proxy, handlers, options): options.log_interval must be a finite "
+        .. "number of seconds > 0, got " .. given(interval), 2)
+    end
+    -- The rest are the register table's.
+    local rt_options = {}
+    for k, v in pairs(options) do
+      if k ~= "log_interval" then
+        rt_options[k] = v
+      end
+    end
+    local ok, err = pcall(core.RegisterTable, nil, rt_options)
+    if not ok then
+      err = tostring(err)
+      if err:find("unknown option", 1, true) then
+        err = err .. "; maro.dist also takes log_interval"
+      end
+      error("maro.dist(proxy, handlers, options): options: " .. err, 2)
+    end
+    options, log_interval = rt_options, interval
   end
 
   return function(Class)
+    if not has_new(Class) and not callable(Class) then
+      error("maro.dist(proxy, handlers)(Class): Class must have a 'new' function or be "
+        .. "callable, got " .. given(Class), 2)
+    end
     local Worker = {}
     function Worker.new(...)
       local instance = make_instance(Class, ...)
@@ -365,7 +558,12 @@ local function dist(proxy, handlers, options)
       rt:replace(entries(list))
       local st = {
         proxy = proxy, instance = instance, rt = rt, path = path, bound = {},
-        unwanted = {}, errors = 0, reloads = 0, failed_reloads = 0, next_check = 0,
+        log_interval = log_interval or LOG_INTERVAL,
+        unwanted = { limiter = log.limiter(log_interval or LOG_INTERVAL), tags = {}, ntags = 0,
+          other = 0 },
+        error_limiters = { by_label = {}, count = 0,
+          other = log.limiter(log_interval or LOG_INTERVAL) },
+        errors = 0, reloads = 0, failed_reloads = 0, next_check = 0,
         stopped = false, running = false,
       }
       if path then
@@ -399,27 +597,43 @@ end
 --- The state a test or a tool may look at: reloads, failed reloads, handler
 -- errors, and the register table's stats.
 local function stats(w)
-  local st = state_of[w] or error("maro.dist.stats(w): not a dist worker", 2)
+  local st = state_of[w]
+  if not st then
+    error("maro.dist.stats(w): w must be a dist worker, got " .. given(w), 2)
+  end
+  local held = st.unwanted.limiter.held + st.error_limiters.other.held
+  for _, lim in pairs(st.error_limiters.by_label) do
+    held = held + lim.held
+  end
   return { reloads = st.reloads, failed_reloads = st.failed_reloads, errors = st.errors,
-    events = st.rt:events(), table = st.rt:stats() }
+    held = held, events = st.rt:events(), table = st.rt:stats() }
 end
 
 --- The local instance behind a worker.
 local function instance(w)
-  local st = state_of[w] or error("maro.dist.instance(w): not a dist worker", 2)
+  local st = state_of[w]
+  if not st then
+    error("maro.dist.instance(w): w must be a dist worker, got " .. given(w), 2)
+  end
   return st.instance
 end
 
 --- True while the worker serves (inside launch() or step()): maro.testing
 -- does not step a worker that is busy already.
 local function serving(w)
-  local st = state_of[w] or error("maro.dist.serving(w): not a dist worker", 2)
+  local st = state_of[w]
+  if not st then
+    error("maro.dist.serving(w): w must be a dist worker, got " .. given(w), 2)
+  end
   return st.running
 end
 
 --- The proxy a worker serves.
 local function proxy_of(w)
-  local st = state_of[w] or error("maro.dist.proxy_of(w): not a dist worker", 2)
+  local st = state_of[w]
+  if not st then
+    error("maro.dist.proxy_of(w): w must be a dist worker, got " .. given(w), 2)
+  end
   return st.proxy
 end
 

@@ -78,6 +78,10 @@ function M.check(t, path, text)
     return nil, string.format("%s: the handler file must return a table {[event] = handler}, "
       .. "got %s", where_return(path or "handlers", lines), type(t))
   end
+  if next(t) == nil then
+    return nil, string.format("%s: the handler table is empty; give at least one "
+      .. "[event] = handler", where_return(path or "handlers", lines))
+  end
   local scratch <close> = core.RegisterTable(nil)
   local list = {}
   for ev, fn in pairs(t) do
