@@ -70,6 +70,19 @@ local function alive(pid)
   return exists("/proc/" .. pid .. "/stat")
 end
 
+-- The state letter of a process ("R", "S", "T", ...), or nil once it is gone.
+local function proc_state(pid)
+  local stat = slurp("/proc/" .. pid .. "/stat")
+  return stat and stat:match("^.*%) (%a)")
+end
+
+-- SIGSTOP takes effect only when the process next runs: until then a SIGTERM
+-- that comes after it is still fatal. Waits until the process is stopped.
+local function stop_process(pid)
+  assert.is_true(os.execute("kill -STOP " .. pid))
+  wait_until(function() return proc_state(pid) == "T" end, 10, "pid " .. pid .. " to stop")
+end
+
 -- Runs the launcher to its end; returns exit code, stdout, stderr.
 local function launch(args, dir)
   dir = dir or tmpdir()
@@ -295,7 +308,7 @@ describe("marohost launch", function()
                                       "worker.1"))
     wait_until(function() return exists(dir .. "/worker.2.ready") end, 10, "worker.2")
     -- A stopped process keeps SIGTERM pending; only SIGKILL ends it.
-    assert.is_true(os.execute("kill -STOP " .. stuck))
+    stop_process(stuck)
     assert.is_true(os.execute("kill -TERM " .. h.pid))
     assert.are.equal(143, wait_status(h))
     local err = slurp(h.err)
@@ -313,7 +326,7 @@ describe("marohost launch", function()
     local stuck = tonumber(wait_until(function() return slurp(dir .. "/worker.1.ready") end, 10,
                                       "worker.1"))
     wait_until(function() return exists(dir .. "/worker.2.ready") end, 10, "worker.2")
-    assert.is_true(os.execute("kill -STOP " .. stuck))
+    stop_process(stuck)
     local t0 = os.time()
     assert.is_true(os.execute("kill -TERM " .. h.pid))
     wait_until(function() return (slurp(h.err) or ""):find("got SIGTERM", 1, true) end, 10,

@@ -244,7 +244,15 @@ function Run:stop_redis()
         left = nil
       end
       for _, ev in ipairs(self.sup:wait(left)) do
-        if ev.kind == "exit" and ev.pid == r.pid then r.pid = nil end
+        if ev.kind == "exit" and ev.pid == r.pid then
+          r.pid = nil
+        elseif ev.kind == "signal" and r.pid and deadline < math.huge then
+          -- Stopping already; another signal means at once.
+          log.warn("the private Redis (pid %d) is still running after a second SIG%s; killing it",
+                   r.pid, ev.signal)
+          self.sup:kill(r.pid, "KILL")
+          deadline = math.huge
+        end
       end
     end
   end
