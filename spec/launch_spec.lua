@@ -357,7 +357,8 @@ describe("marohost launch", function()
     assert.matches("worker%.2 | worker%.2: crashing in the middle of the work", out)
     assert.matches("worker%.2 was killed by SIGKILL; restarting it", err)
     assert.matches("master%.1 | worker%.2 summed 301%.%.600 to 135150", out)
-    -- The restart took the name over: the master saw worker.2 move, not leave.
+    -- The restart took over the registration of the run it replaces
+    -- (MARO_TAKE_OVER_FROM): the master saw worker.2 move, not leave.
     assert.matches("peer 'worker%.2' moved from tcp://[%d.:]+ to tcp://[%d.:]+; reconnected", err)
     assert.is_nil(err:find("peer 'worker.2' left", 1, true), err)
     assert.matches("master%.1 | the sum of 1%.%.900 is 405450\n", out)
@@ -370,11 +371,24 @@ describe("marohost launch", function()
     local code, out, err = launch(quote(SCRIPTS .. "/crash_once.lua") .. " " .. quote(dir), dir)
     assert.are.equal(0, code, err)
     local addr = redis_of(err)
+    local seen = {}
     for _, name in ipairs({ "worker.1", "worker.2" }) do
-      assert.are.same({
-        name .. " | first run of " .. name,
-        name .. " | second run of " .. name .. " type=worker group=crash-once redis=" .. addr,
-      }, lines_of(out, name .. " | "))
+      local lines = lines_of(out, name .. " | ")
+      assert.are.equal(2, #lines, out)
+      -- Every start has an incarnation of its own; a restart takes over the
+      -- previous run's, and a first start takes over nothing.
+      local first = lines[1]:match("^" .. name:gsub("%.", "%%.") .. " | first run of "
+                                   .. name:gsub("%.", "%%.") .. " incarnation=(%x+) take_over_from=nil$")
+      assert.is_not_nil(first, lines[1])
+      assert.are.equal(16, #first)
+      assert.are.equal(name .. " | second run of " .. name .. " type=worker group=crash-once redis="
+                       .. addr .. " incarnation=" .. lines[2]:match("incarnation=(%x+)")
+                       .. " take_over_from=" .. first, lines[2])
+      local second = lines[2]:match("incarnation=(%x+)")
+      assert.are.equal(16, #second)
+      assert.is_nil(seen[first] or seen[second])
+      assert.are_not.equal(first, second)
+      seen[first], seen[second] = true, true
       assert.matches("restarted " .. name:gsub("%.", "%%.") .. " %(pid %d+%), restart 1 of 2", err)
     end
     assert.matches("worker%.1 was killed by SIGKILL; restarting it in 0%.05 s %(restart 1 of 2%)", err)
@@ -465,7 +479,7 @@ describe("marohost launch", function()
              "components.worker.env.A: must be a string or a number, got true",
              "components.worker.main: must be true or false, got 1",
              "components.worker.restart.policy: must be \"never\" or \"on-failure\", got \"always\"")
-      reject([[return { group = 3, redis = "nohost", components = {} }]],
+      reject([[return { group = 3, redis = "host:99999", components = {} }]],
              "group: must be the group name",
              "redis: must be an address \"host:port\"",
              "components: must be a table of components")
