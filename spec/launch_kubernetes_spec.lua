@@ -216,7 +216,8 @@ describe("launch --emit kubernetes", function()
     assert.are.equal("sum-job", env.MARO_GROUP.value)
     assert.are.equal("worker", env.MARO_COMPONENT_TYPE.value)
     assert.are.same({ fieldPath = "status.podIP" }, env.MARO_ADVERTISED_ADDRESS.valueFrom.fieldRef)
-    assert.are.equal("redis://:$(MARO_REDIS_PASSWORD)@sum-job-maro-redis:6379", env.MARO_REDIS.value)
+    assert.are.equal("redis://:$(MARO_REDIS_PASSWORD)@sum-job-maro-redis:6379",
+                     env.MARO_REDIS.value)
     assert.is_true(order.MARO_REDIS_PASSWORD < order.MARO_REDIS, "$(...) needs the name before")
     assert.are.same({ name = "sum-job-secrets", key = "redis-password" },
                     env.MARO_REDIS_PASSWORD.valueFrom.secretKeyRef)
@@ -282,7 +283,8 @@ describe("launch --emit kubernetes", function()
     assert.are.equal("redis://app:s3cr3t-pw@redis.internal:6380/2", secret["redis-url"])
     assert.is_nil(secret["redis-password"])
     -- Both components run the same script: one ConfigMap key.
-    assert.are.same({ ["w.lua"] = "print('on')\n" }, objects.ConfigMap["two-hosts-job-scripts"].data)
+    assert.are.same({ ["w.lua"] = "print('on')\n" },
+                    objects.ConfigMap["two-hosts-job-scripts"].data)
     local job = objects.Job["two-hosts-job-master"]
     assert.are.equal("OnFailure", job.spec.template.spec.restartPolicy)
     assert.are.equal(2, job.spec.backoffLimit)

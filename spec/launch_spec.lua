@@ -377,14 +377,15 @@ describe("marohost launch", function()
       assert.are.equal(2, #lines, out)
       -- Every start has an incarnation of its own; a restart takes over the
       -- previous run's, and a first start takes over nothing.
-      local first = lines[1]:match("^" .. name:gsub("%.", "%%.") .. " | first run of "
-                                   .. name:gsub("%.", "%%.") .. " incarnation=(%x+) take_over_from=nil$")
+      local esc = name:gsub("%.", "%%.")
+      local first = lines[1]:match("^" .. esc .. " | first run of " .. esc
+                                   .. " incarnation=(%x+) take_over_from=nil$")
       assert.is_not_nil(first, lines[1])
       assert.are.equal(16, #first)
-      assert.are.equal(name .. " | second run of " .. name .. " type=worker group=crash-once redis="
-                       .. addr .. " incarnation=" .. lines[2]:match("incarnation=(%x+)")
-                       .. " take_over_from=" .. first, lines[2])
       local second = lines[2]:match("incarnation=(%x+)")
+      assert.are.equal(name .. " | second run of " .. name .. " type=worker group=crash-once "
+                       .. "redis=" .. addr .. " incarnation=" .. tostring(second)
+                       .. " take_over_from=" .. first, lines[2])
       assert.are.equal(16, #second)
       assert.is_nil(seen[first] or seen[second])
       assert.are_not.equal(first, second)

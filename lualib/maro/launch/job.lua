@@ -95,8 +95,9 @@ local function check_redis(c, where, v)
     -- Text with an '@' may hold a password: it is not repeated.
     local shown = describe(v)
     if type(v) == "string" and v:find("@", 1, true) then shown = "the address given" end
-    c.add(where, "must be an address \"host:port\" or \"redis://[[user]:password@]host[:port][/db]\""
-          .. " (or absent for a private Redis); %s %s", shown, why)
+    c.add(where, "must be an address \"host:port\" or "
+          .. "\"redis://[[user]:password@]host[:port][/db]\" "
+          .. "(or absent for a private Redis); %s %s", shown, why)
     return nil
   end
   return a
