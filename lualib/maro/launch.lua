@@ -343,8 +343,10 @@ function Run:instance_env(inst)
   env.MARO_COMPONENT_INDEX = tostring(inst.index)
   env.MARO_REDIS = self.job.redis or self.redis.address
   env.MARO_GROUP_KEY_FILE = self.group_key or false
+  -- Without --host, everything runs here: what the launcher's own
+  -- environment says (if anything) holds for its instances.
   local host = inst.host and self.job.hosts[inst.host]
-  env.MARO_ADVERTISED_ADDRESS = self.opts.host and host and host.address or false
+  env.MARO_ADVERTISED_ADDRESS = self.opts.host and host and host.address or nil
   if self.opts.log_level and not inst.comp.env.MARO_LOG_LEVEL then
     env.MARO_LOG_LEVEL = self.opts.log_level
   end
