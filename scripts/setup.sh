@@ -10,8 +10,13 @@ packages=(
   build-essential cmake pkg-config
   liblua5.4-dev lua5.4 libzmq3-dev libhiredis-dev uuid-dev libmsgpack-dev libsodium-dev  # build
   lua-busted redis-server                                                   # tests
+  iproute2 python3-yaml            # tests: network namespaces, reading manifests back
   clang libclang-rt-14-dev valgrind                                         # fuzzing, sanitizers
 )
+
+# kubectl for the manifest checks, unless one is installed already (another
+# package may provide it).
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 
 missing=()
 for p in "${packages[@]}"; do

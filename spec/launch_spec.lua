@@ -70,6 +70,19 @@ local function alive(pid)
   return exists("/proc/" .. pid .. "/stat")
 end
 
+-- The state letter of a process ("R", "S", "T", ...), or nil once it is gone.
+local function proc_state(pid)
+  local stat = slurp("/proc/" .. pid .. "/stat")
+  return stat and stat:match("^.*%) (%a)")
+end
+
+-- SIGSTOP takes effect only when the process next runs: until then a SIGTERM
+-- that comes after it is still fatal. Waits until the process is stopped.
+local function stop_process(pid)
+  assert.is_true(os.execute("kill -STOP " .. pid))
+  wait_until(function() return proc_state(pid) == "T" end, 10, "pid " .. pid .. " to stop")
+end
+
 -- Runs the launcher to its end; returns exit code, stdout, stderr.
 local function launch(args, dir)
   dir = dir or tmpdir()
@@ -295,7 +308,7 @@ describe("marohost launch", function()
                                       "worker.1"))
     wait_until(function() return exists(dir .. "/worker.2.ready") end, 10, "worker.2")
     -- A stopped process keeps SIGTERM pending; only SIGKILL ends it.
-    assert.is_true(os.execute("kill -STOP " .. stuck))
+    stop_process(stuck)
     assert.is_true(os.execute("kill -TERM " .. h.pid))
     assert.are.equal(143, wait_status(h))
     local err = slurp(h.err)
@@ -313,7 +326,7 @@ describe("marohost launch", function()
     local stuck = tonumber(wait_until(function() return slurp(dir .. "/worker.1.ready") end, 10,
                                       "worker.1"))
     wait_until(function() return exists(dir .. "/worker.2.ready") end, 10, "worker.2")
-    assert.is_true(os.execute("kill -STOP " .. stuck))
+    stop_process(stuck)
     local t0 = os.time()
     assert.is_true(os.execute("kill -TERM " .. h.pid))
     wait_until(function() return (slurp(h.err) or ""):find("got SIGTERM", 1, true) end, 10,
@@ -344,7 +357,8 @@ describe("marohost launch", function()
     assert.matches("worker%.2 | worker%.2: crashing in the middle of the work", out)
     assert.matches("worker%.2 was killed by SIGKILL; restarting it", err)
     assert.matches("master%.1 | worker%.2 summed 301%.%.600 to 135150", out)
-    -- The restart took the name over: the master saw worker.2 move, not leave.
+    -- The restart took over the registration of the run it replaces
+    -- (MARO_TAKE_OVER_FROM): the master saw worker.2 move, not leave.
     assert.matches("peer 'worker%.2' moved from tcp://[%d.:]+ to tcp://[%d.:]+; reconnected", err)
     assert.is_nil(err:find("peer 'worker.2' left", 1, true), err)
     assert.matches("master%.1 | the sum of 1%.%.900 is 405450\n", out)
@@ -357,11 +371,25 @@ describe("marohost launch", function()
     local code, out, err = launch(quote(SCRIPTS .. "/crash_once.lua") .. " " .. quote(dir), dir)
     assert.are.equal(0, code, err)
     local addr = redis_of(err)
+    local seen = {}
     for _, name in ipairs({ "worker.1", "worker.2" }) do
-      assert.are.same({
-        name .. " | first run of " .. name,
-        name .. " | second run of " .. name .. " type=worker group=crash-once redis=" .. addr,
-      }, lines_of(out, name .. " | "))
+      local lines = lines_of(out, name .. " | ")
+      assert.are.equal(2, #lines, out)
+      -- Every start has an incarnation of its own; a restart takes over the
+      -- previous run's, and a first start takes over nothing.
+      local esc = name:gsub("%.", "%%.")
+      local first = lines[1]:match("^" .. esc .. " | first run of " .. esc
+                                   .. " incarnation=(%x+) take_over_from=nil$")
+      assert.is_not_nil(first, lines[1])
+      assert.are.equal(16, #first)
+      local second = lines[2]:match("incarnation=(%x+)")
+      assert.are.equal(name .. " | second run of " .. name .. " type=worker group=crash-once "
+                       .. "redis=" .. addr .. " incarnation=" .. tostring(second)
+                       .. " take_over_from=" .. first, lines[2])
+      assert.are.equal(16, #second)
+      assert.is_nil(seen[first] or seen[second])
+      assert.are_not.equal(first, second)
+      seen[first], seen[second] = true, true
       assert.matches("restarted " .. name:gsub("%.", "%%.") .. " %(pid %d+%), restart 1 of 2", err)
     end
     assert.matches("worker%.1 was killed by SIGKILL; restarting it in 0%.05 s %(restart 1 of 2%)", err)
@@ -452,7 +480,7 @@ describe("marohost launch", function()
              "components.worker.env.A: must be a string or a number, got true",
              "components.worker.main: must be true or false, got 1",
              "components.worker.restart.policy: must be \"never\" or \"on-failure\", got \"always\"")
-      reject([[return { group = 3, redis = "nohost", components = {} }]],
+      reject([[return { group = 3, redis = "host:99999", components = {} }]],
              "group: must be the group name",
              "redis: must be an address \"host:port\"",
              "components: must be a table of components")

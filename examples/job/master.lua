@@ -6,7 +6,7 @@
 -- A part whose worker does not answer within RESEND_AFTER seconds (it may
 -- have crashed, and the launcher restarts it under the same name) is sent
 -- again to the same name; the first answer for each part counts, so no part
--- is lost or counted twice.
+-- is lost or counted twice. At the end the master tells the workers to stop.
 local maro = require("maro")
 
 io.stdout:setvbuf("line")
@@ -77,3 +77,7 @@ if total ~= expected then
   error(("the sum of 1..%d came out as %d, expected %d"):format(n, total, expected))
 end
 print(("the sum of 1..%d is %d"):format(n, total))
+
+-- The workers are done: they leave when told so, also on hosts where no
+-- launcher would stop them at the master's end.
+proxy:ibroadcast("worker", "stop", maro.SessionType.NOTIFICATION, "")

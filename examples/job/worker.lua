@@ -1,12 +1,13 @@
 --- A worker of the job example: answers each "sum" task with the sum of the
--- range it names. It runs until the launcher stops it when the job ends
--- (SIGTERM: the proxy leaves the group).
+-- range it names. It runs until the master says "stop", or until the
+-- launcher stops it (SIGTERM: the proxy leaves the group).
 local maro = require("maro")
 
 io.stdout:setvbuf("line")
-local proxy = maro.Proxy{ expected_peers = { master = 1 } }
+local proxy <close> = maro.Proxy{ expected_peers = { master = 1 } }
 
 for msg in proxy:receive() do
+  if msg.tag == "stop" then break end
   if msg.tag == "sum" then
     local sum = 0
     for i = msg.payload.first, msg.payload.last do sum = sum + i end

@@ -136,7 +136,7 @@ static int l_spawn(lua_State *L) {
     return 1;
 }
 
-/* sup:wait([timeout]) -> list of {kind="exit", pid=, code=, signal=} and
+/* sup:wait([timeout]) -> list of {kind="exit", pid=, code=, signal=, last_err=} and
  * {kind="signal", signal=}; signals by name ("TERM"). */
 static int l_wait(lua_State *L) {
     lsup *u = check_sup(L);
@@ -160,6 +160,10 @@ static int l_wait(lua_State *L) {
             if (ev->code >= 0) {
                 lua_pushinteger(L, ev->code);
                 lua_setfield(L, -2, "code");
+            }
+            if (ev->last_err[0]) {
+                lua_pushstring(L, ev->last_err);
+                lua_setfield(L, -2, "last_err");
             }
         }
         if (ev->signal) {
@@ -208,12 +212,16 @@ static int l_free_port(lua_State *L) {
     return 1;
 }
 
+/* redis_ping(host, port [, timeout [, password [, user]]]) -> true | nil, message */
 static int l_redis_ping(lua_State *L) {
     const char *host = luaL_checkstring(L, 1);
     int port = (int)luaL_checkinteger(L, 2);
     double timeout = luaL_optnumber(L, 3, 0.5);
+    const char *password = luaL_optstring(L, 4, NULL);
+    const char *user = luaL_optstring(L, 5, NULL);
     char err[256];
-    if (!sysutil_redis_ping(host, port, timeout, err, sizeof err)) return fail(L, err);
+    if (!sysutil_redis_ping(host, port, user, password, timeout, err, sizeof err))
+        return fail(L, err);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -229,6 +237,17 @@ static int l_mkdtemp(lua_State *L) {
 static int l_rmdir(lua_State *L) {
     char err[512];
     if (sysutil_rmdir(luaL_checkstring(L, 1), err, sizeof err) < 0) return fail(L, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* write_private(path, text) -> true | nil, message: a new file of mode 0600. */
+static int l_write_private(lua_State *L) {
+    size_t len;
+    const char *path = luaL_checkstring(L, 1);
+    const char *text = luaL_checklstring(L, 2, &len);
+    char err[512];
+    if (sysutil_write_private(path, text, len, err, sizeof err) < 0) return fail(L, err);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -256,6 +275,7 @@ void launch_register(lua_State *L) {
     static const luaL_Reg funcs[] = {{"supervisor", l_supervisor}, {"free_port", l_free_port},
                                      {"redis_ping", l_redis_ping}, {"mkdtemp", l_mkdtemp},
                                      {"rmdir", l_rmdir},           {"self_exe", l_self_exe},
+                                     {"write_private", l_write_private},
                                      {NULL, NULL}};
     luaL_newlib(L, funcs);
     lua_setfield(L, -2, "launch");

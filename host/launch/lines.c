@@ -33,6 +33,11 @@ static void put_line(struct lines *ls, const char *text, size_t n) {
     fputs(ls->prefix, ls->out);
     fwrite(text, 1, n, ls->out);
     fputc('\n', ls->out);
+    static const char tb[] = "stack traceback:";
+    if (n == 0 || text[0] == '\t' || (n == sizeof tb - 1 && memcmp(text, tb, n) == 0)) return;
+    if (n >= LINES_LAST_MAX) n = LINES_LAST_MAX - 1;
+    memcpy(ls->last, text, n);
+    ls->last[n] = '\0';
 }
 
 void lines_feed(struct lines *ls, const char *data, size_t n) {

@@ -10,11 +10,18 @@
  * its line cannot make us hold unbounded memory. */
 #define LINES_MAX (64 * 1024)
 
+/* The last line worth quoting when a child fails, cut to this many bytes. */
+#define LINES_LAST_MAX 512
+
 struct lines {
     FILE *out;
     char *prefix; /* "worker.3 | ", coloured when out is a terminal */
     char *buf;    /* the partial line seen so far */
     size_t len;
+    /* The last line written that is not part of a Lua traceback ("stack
+     * traceback:" and the tab-indented lines under it): for an instance that
+     * died of an error, its message. */
+    char last[LINES_LAST_MAX];
 };
 
 /* color is an ANSI foreground code (31..37, 91..96) or 0 for none; it is used

@@ -157,10 +157,6 @@ static void release(struct child *c) {
     }
 }
 
-static void remove_child(supervisor *s, int i) {
-    release(&s->kids[i]);
-    s->kids[i] = s->kids[--s->nkids];
-}
 
 /* Only our own children, by pid: a waitpid(-1) would steal the exits of
  * processes that Lua code started with io.popen or os.execute. */
@@ -172,14 +168,16 @@ static void reap(supervisor *s) {
             i++;
             continue;
         }
-        struct sup_event ev = {SUP_EXIT, s->kids[i].pid, -1, 0};
+        struct sup_event ev = {SUP_EXIT, s->kids[i].pid, -1, 0, ""};
         if (r > 0 && WIFEXITED(st)) ev.code = WEXITSTATUS(st);
         else if (r > 0 && WIFSIGNALED(st)) ev.signal = WTERMSIG(st);
         else if (r > 0) { /* stopped or continued: not an exit */
             i++;
             continue;
         }
-        remove_child(s, i); /* its output first, then the event */
+        release(&s->kids[i]); /* its output first, then the event */
+        memcpy(ev.last_err, s->kids[i].lines[1].last, sizeof ev.last_err);
+        s->kids[i] = s->kids[--s->nkids];
         push_event(s, ev);
     }
 }
@@ -188,7 +186,7 @@ static void read_signals(supervisor *s) {
     struct signalfd_siginfo si;
     while (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
-            push_event(s, (struct sup_event){SUP_SIGNAL, 0, 0, (int)si.ssi_signo});
+            push_event(s, (struct sup_event){SUP_SIGNAL, 0, 0, (int)si.ssi_signo, ""});
     }
 }
 

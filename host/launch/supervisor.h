@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "launch/lines.h"
 #include "launch/spawn.h"
 
 typedef struct supervisor supervisor;
@@ -18,6 +19,7 @@ struct sup_event {
     pid_t pid;  /* SUP_EXIT: the child */
     int code;   /* SUP_EXIT: exit status, or -1 when killed by a signal */
     int signal; /* SUP_EXIT: the signal that killed it (0: none); SUP_SIGNAL: the one we got */
+    char last_err[LINES_LAST_MAX]; /* SUP_EXIT: its last stderr line worth quoting, or "" */
 };
 
 /* Blocks SIGINT, SIGTERM and SIGCHLD (they arrive through a signalfd) and

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -35,7 +36,8 @@ int sysutil_free_port(char *err, size_t errlen) {
     return ntohs(a.sin_port);
 }
 
-int sysutil_redis_ping(const char *host, int port, double timeout, char *err, size_t errlen) {
+int sysutil_redis_ping(const char *host, int port, const char *user, const char *password,
+                       double timeout, char *err, size_t errlen) {
     struct timeval tv = {(time_t)timeout, (suseconds_t)((timeout - (time_t)timeout) * 1e6)};
     redisContext *c = redisConnectWithTimeout(host, port, tv);
     if (!c || c->err) {
@@ -44,7 +46,22 @@ int sysutil_redis_ping(const char *host, int port, double timeout, char *err, si
         return 0;
     }
     redisSetTimeout(c, tv);
-    redisReply *r = redisCommand(c, "PING");
+    redisReply *r;
+    if (password) {
+        r = user ? redisCommand(c, "AUTH %s %s", user, password)
+                 : redisCommand(c, "AUTH %s", password);
+        int ok = r && r->type == REDIS_REPLY_STATUS;
+        /* Redis's own error text, which never repeats the password. */
+        if (!ok)
+            snprintf(err, errlen, "AUTH failed: %s",
+                     r ? (r->str ? r->str : "unexpected reply") : c->errstr);
+        if (r) freeReplyObject(r);
+        if (!ok) {
+            redisFree(c);
+            return 0;
+        }
+    }
+    r = redisCommand(c, "PING");
     int ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
     if (!ok) snprintf(err, errlen, "%s", r ? (r->str ? r->str : "unexpected reply") : c->errstr);
     if (r) freeReplyObject(r);
@@ -84,6 +101,33 @@ int sysutil_rmdir(const char *dir, char *err, size_t errlen) {
     closedir(d);
     if (rmdir(dir) < 0) {
         snprintf(err, errlen, "cannot remove %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int sysutil_write_private(const char *path, const char *text, size_t len, char *err,
+                          size_t errlen) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (len > 0) {
+        ssize_t n = write(fd, text, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+            close(fd);
+            unlink(path);
+            return -1;
+        }
+        text += n;
+        len -= (size_t)n;
+    }
+    if (close(fd) < 0) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        unlink(path);
         return -1;
     }
     return 0;

@@ -1,13 +1,17 @@
 --- maro.launch: `marohost launch job.lua` runs every component of a job on
 -- this machine, each instance as its own marohost process, with a private
--- Redis when the job names none. The job file, the restart policy, how a job
--- ends and its exit status are described in docs/launch.md.
+-- Redis when the job names none; `--host NAME` runs only the instances that
+-- the job file places on that host, and `--emit kubernetes` prints the job as
+-- Kubernetes manifests instead. The job file, the restart policy, how a job
+-- ends and its exit status are described in docs/launch.md; running on
+-- several hosts and on Kubernetes in docs/deploy.md.
 --
 -- The process work (spawning, output, signals, reaping) is C in
 -- maro.core.launch; this module decides what to start, restart and stop.
 local core = require("maro.core")
 local log = require("maro.log")
 local jobfile = require("maro.launch.job")
+local redis_address = require("maro.launch.redis")
 
 local sys = core.launch
 
@@ -32,16 +36,29 @@ marohost process, with a private Redis when the job names none. The job file
 is Lua returning a table; args reach it as ... (see docs/launch.md).
 
 Options:
-  --check            check the job file, print what would run, start nothing
+  --check            check the job file, print where each instance runs and
+                     what would start, start nothing
+  --host NAME        run only the instances the job file places on host NAME
+                     (its hosts table); they advertise that host's address
+  --redis URL        the job's Redis ("host:port" or redis://[[user]:pw@]host
+                     [:port][/db]) instead of the job file's
+  --group-key PATH   the group key file (marohost keygen) instead of the job
+                     file's group_key
+  --emit kubernetes  print Kubernetes manifests for the whole job, start nothing
+  --image IMAGE      with --emit: the container image (default marohost:latest)
   --log-level LEVEL  error, warn, info (default) or debug, for the launcher
                      and (through MARO_LOG_LEVEL) for the instances
   -h, --help         show this help
+Options come before the job file; words after it go to the job file.
 
 Every instance gets MARO_GROUP, MARO_COMPONENT_TYPE, MARO_COMPONENT_NAME
-(e.g. worker.3), MARO_COMPONENT_INDEX and MARO_REDIS in its environment; a
-restart also gets MARO_TAKE_OVER_NAME=1, to take its name over at once.
-Ctrl-C or SIGTERM stops the job: SIGTERM to every instance, then SIGKILL after
-the job's grace period, then the private Redis.
+(e.g. worker.3), MARO_COMPONENT_INDEX, MARO_REDIS, MARO_INCARNATION (new for
+every start) and MARO_GROUP_KEY_FILE in its environment; with --host also
+MARO_ADVERTISED_ADDRESS. A restart gets MARO_TAKE_OVER_FROM, the incarnation
+of the run it replaces, so that it takes over that run's name and no other.
+A job run without --host that names no group key gets a new one, removed at
+the end. Ctrl-C or SIGTERM stops the job: SIGTERM to every instance, then
+SIGKILL after the job's grace period, then the private Redis.
 
 Exit status: 0 when every main instance exited 0; 1 when an instance failed
 for good (or the job could not start); 2 for a usage or job file error;
@@ -53,6 +70,15 @@ local function usage_error(fmt, ...)
                   "usage: marohost launch [options] job.lua [args...]  (--help for more)\n")
   return EXIT_USAGE
 end
+
+-- Options that take a value: the field of opts and what the value is.
+local VALUE_OPTIONS = {
+  ["--host"] = { key = "host", what = "a host name of the job file" },
+  ["--redis"] = { key = "redis", what = "host:port or a redis:// URL" },
+  ["--group-key"] = { key = "group_key", what = "the path of a group key file" },
+  ["--emit"] = { key = "emit", what = "kubernetes" },
+  ["--image"] = { key = "image", what = "a container image" },
+}
 
 -- Returns options and the job path and its arguments, or nil and a status.
 local function parse_args(args)
@@ -73,6 +99,13 @@ local function parse_args(args)
       end
       opts.log_level = level
       i = i + 1
+    elseif VALUE_OPTIONS[a] then
+      local v = args[i + 1]
+      if not v or v == "" then
+        return nil, usage_error("'%s' needs an argument (%s)", a, VALUE_OPTIONS[a].what)
+      end
+      opts[VALUE_OPTIONS[a].key] = v
+      i = i + 1
     elseif a == "--" then
       i = i + 1
       break
@@ -86,6 +119,19 @@ local function parse_args(args)
   opts.job = args[i]
   if not opts.job then return nil, usage_error("no job file given") end
   table.move(args, i + 1, #args, 1, opts.job_args)
+  if opts.emit and opts.emit ~= "kubernetes" then
+    return nil, usage_error("'--emit %s': the only format is 'kubernetes'", opts.emit)
+  end
+  if opts.image and not opts.emit then
+    return nil, usage_error("'--image' goes with '--emit kubernetes'")
+  end
+  if opts.emit and (opts.host or opts.check) then
+    return nil, usage_error("'--emit' writes the whole job: it does not go with '%s'",
+                            opts.host and "--host" or "--check")
+  end
+  if opts.host and not opts.host:match("^[%a_][%w_%-]*$") then
+    return nil, usage_error("'--host %s': a host name is letters, digits, _ and -", opts.host)
+  end
   return opts
 end
 
@@ -130,6 +176,23 @@ end
 local Run = {}
 Run.__index = Run
 
+-- The instances this run starts: those placed on opts.host, or all.
+local function instances_here(job, host)
+  local here = {}
+  for _, inst in ipairs(job.instances) do
+    if not host or inst.host == host then here[#here + 1] = inst end
+  end
+  return here
+end
+
+-- Which of them end the run when they have finished: those of main
+-- components; when none of those runs here (a --host run of workers), all.
+local function mark_main(here)
+  local any = false
+  for _, inst in ipairs(here) do any = any or inst.comp.main end
+  for _, inst in ipairs(here) do inst.main = inst.comp.main or not any end
+end
+
 local function new_run(job, opts, sup, exe)
   local self = setmetatable({
     job = job, opts = opts, sup = sup, exe = exe,
@@ -137,18 +200,25 @@ local function new_run(job, opts, sup, exe)
     stopping = false, status = nil, kill_at = nil,
   }, Run)
   local width = 0
-  for _, comp in ipairs(job.components) do
-    for i = 1, comp.count do
-      local name = comp.type .. "." .. i
-      width = math.max(width, #name)
-      self.instances[#self.instances + 1] = {
-        name = name, comp = comp, index = i, restarts = 0, state = "new",
-      }
-    end
+  for _, placed in ipairs(instances_here(job, opts.host)) do
+    width = math.max(width, #placed.name)
+    self.instances[#self.instances + 1] = {
+      name = placed.name, comp = placed.comp, index = placed.index, host = placed.host,
+      restarts = 0, state = "new",
+    }
   end
+  mark_main(self.instances)
   if not job.redis then width = math.max(width, #"redis") end
   self.width = width
   return self
+end
+
+-- 16 lowercase hex digits, new for every start of an instance.
+local function new_incarnation()
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local bytes = f:read(8)
+  f:close()
+  return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end))
 end
 
 function Run:prefix(name)
@@ -244,7 +314,15 @@ function Run:stop_redis()
         left = nil
       end
       for _, ev in ipairs(self.sup:wait(left)) do
-        if ev.kind == "exit" and ev.pid == r.pid then r.pid = nil end
+        if ev.kind == "exit" and ev.pid == r.pid then
+          r.pid = nil
+        elseif ev.kind == "signal" and r.pid and deadline < math.huge then
+          -- Stopping already; another signal means at once.
+          log.warn("the private Redis (pid %d) is still running after a second SIG%s; killing it",
+                   r.pid, ev.signal)
+          self.sup:kill(r.pid, "KILL")
+          deadline = math.huge
+        end
       end
     end
   end
@@ -254,6 +332,8 @@ function Run:stop_redis()
   self.redis = nil
 end
 
+-- The Redis address and the group key reach an instance only through its
+-- environment: a command line is visible to every user of the machine.
 function Run:instance_env(inst)
   local env = {}
   for k, v in pairs(inst.comp.env) do env[k] = v end
@@ -262,21 +342,31 @@ function Run:instance_env(inst)
   env.MARO_COMPONENT_NAME = inst.name
   env.MARO_COMPONENT_INDEX = tostring(inst.index)
   env.MARO_REDIS = self.job.redis or self.redis.address
+  env.MARO_GROUP_KEY_FILE = self.group_key or false
+  -- Without --host, everything runs here: what the launcher's own
+  -- environment says (if anything) holds for its instances.
+  local host = inst.host and self.job.hosts[inst.host]
+  env.MARO_ADVERTISED_ADDRESS = self.opts.host and host and host.address or nil
   if self.opts.log_level and not inst.comp.env.MARO_LOG_LEVEL then
     env.MARO_LOG_LEVEL = self.opts.log_level
   end
-  -- The launcher has reaped the previous run: its registration is stale, and
-  -- the restart takes the name over at once instead of waiting for it to expire.
-  if inst.restarts > 0 then env.MARO_TAKE_OVER_NAME = "1" end
+  env.MARO_INCARNATION = inst.incarnation
+  -- The launcher has reaped the previous run, which it started itself: its
+  -- registration is stale, and the restart may take over that one (and only
+  -- that one) at once instead of waiting for it to expire. A name that a
+  -- member this launcher did not start holds is never taken.
+  env.MARO_TAKE_OVER_FROM = inst.previous_incarnation or false
   return env
 end
 
--- The same argv and environment every time (but MARO_TAKE_OVER_NAME): a
+-- The same argv and environment every time (but the incarnations): a
 -- restarted instance is the same member of the group as before.
 function Run:start(inst, color)
   local argv = { self.exe, inst.comp.script }
   table.move(inst.comp.args, 1, #inst.comp.args, 3, argv)
   inst.color = inst.color or color
+  inst.previous_incarnation = inst.incarnation
+  inst.incarnation = new_incarnation()
   local pid, err = self.sup:spawn{
     path = self.exe, argv = argv, env = self:instance_env(inst),
     prefix = self:prefix(inst.name), color = inst.color, death_signal = "TERM",
@@ -290,7 +380,8 @@ function Run:start(inst, color)
   inst.pid, inst.state, inst.restart_at = pid, "running", nil
   self.by_pid[pid] = inst
   if inst.restarts == 0 then
-    log.info("started %s (pid %d): %s", inst.name, pid, inst.comp.script)
+    log.info("started %s (pid %d): %s%s", inst.name, pid, inst.comp.script,
+             self.opts.host and string.format(" on host %s", inst.host) or "")
   else
     log.info("restarted %s (pid %d), restart %d of %d", inst.name, pid, inst.restarts,
              inst.comp.restart.max_restarts)
@@ -330,9 +421,17 @@ end
 
 function Run:main_done()
   for _, inst in ipairs(self.instances) do
-    if inst.comp.main and inst.state ~= "done" then return false end
+    if inst.main and inst.state ~= "done" then return false end
   end
   return true
+end
+
+-- What its proxy says when the name is held by another live member (the
+-- proxy's wording, old and new).
+local function name_taken(ev)
+  local line = ev.last_err
+  return line and (line:find("already used by a live member", 1, true)
+                   or line:find("name '[^']*' is taken") or line:find("name is taken", 1, true))
 end
 
 function Run:on_exit(inst, ev)
@@ -353,6 +452,11 @@ function Run:on_exit(inst, ev)
     return
   end
   local policy = inst.comp.restart
+  if name_taken(ev) then
+    log.error("%s could not join group '%s': its name is held by a live member that this "
+              .. "launcher did not start (another launcher of this job, or a process of an "
+              .. "earlier run); that member keeps it", inst.name, self.job.group)
+  end
   if policy.policy == "on-failure" and inst.restarts < policy.max_restarts then
     inst.restarts = inst.restarts + 1
     local delay = math.min(policy.backoff * 2 ^ (inst.restarts - 1), policy.max_backoff)
@@ -428,21 +532,73 @@ function Run:loop()
   end
 end
 
--- A Redis of the job's own is only checked: it may need a password that the
--- instances know and the launcher does not.
+-- A Redis of the job's own is only checked: the job may still start before
+-- it, and the instances retry.
 function Run:check_redis()
-  local host, port = self.job.redis:match("^(.*):(%d+)$")
-  local ok, err = sys.redis_ping(host, tonumber(port), 1)
+  local a = self.job.redis_info
+  local ok, err = sys.redis_ping(a.host, a.port, 1, a.password, a.user)
   if ok then
-    log.info("using the job's Redis at %s", self.job.redis)
+    log.info("using the job's Redis at %s", redis_address.mask(a))
   else
     log.warn("the job's Redis at %s does not answer PING (%s); starting the job anyway",
-             self.job.redis, err)
+             redis_address.mask(a), err)
   end
 end
 
+-- The group key the instances get: the job's, or for a run of the whole job
+-- here a new one in a private directory, removed at the end. Returns false
+-- after logging why there is none.
+function Run:make_group_key()
+  if self.job.group_key then
+    self.group_key = self.job.group_key
+    log.info("group key: %s", self.group_key)
+    return true
+  end
+  if self.opts.host then
+    -- Each host's launcher would make a different one: a key must be shared.
+    log.warn("the job names no group key: its group is open to anyone who reaches its Redis; "
+             .. "make one with 'marohost keygen PATH', copy it to every host (mode 0600) and "
+             .. "give it with group_key or --group-key")
+    return true
+  end
+  local new = core.group_key_new
+  if not new then
+    log.error("this marohost cannot make group keys (maro.core.group_key_new is missing); "
+              .. "give the job one with group_key or --group-key")
+    return false
+  end
+  local dir, err = sys.mkdtemp("marohost-key")
+  if not dir then
+    log.error("cannot make a group key for the job: %s", err)
+    return false
+  end
+  self.key_dir = dir
+  local path = dir .. "/group.key"
+  local ok, werr = sys.write_private(path, new())
+  if not ok then
+    log.error("cannot make a group key for the job: %s", werr)
+    return false
+  end
+  self.group_key = path
+  log.info("a new group key for this run: %s (removed at the end)", path)
+  return true
+end
+
+function Run:remove_group_key()
+  if not self.key_dir then return end
+  local ok, err = sys.rmdir(self.key_dir)
+  if not ok then log.warn("%s", err) end
+  self.key_dir = nil
+end
+
 function Run:run()
-  if self.job.redis then
+  if #self.instances == 0 then
+    log.warn("the job places no instance on host %s; nothing to run", self.opts.host)
+    return EXIT_OK
+  end
+  if not self:make_group_key() then
+    self:stop(EXIT_FAILED)
+  elseif self.job.redis then
     self:check_redis()
   elseif not self:start_redis() then
     self:stop(EXIT_FAILED)
@@ -455,22 +611,71 @@ function Run:run()
   end
   self:loop()
   self:stop_redis()
+  self:remove_group_key()
   log.info("the job has ended with status %d", self.status)
   return self.status
 end
 
-local function print_plan(job)
-  io.stdout:write(string.format("group %s, redis %s, grace %g s\n", job.group,
-                                job.redis or "private", job.grace))
+local function names_of(list)
+  local names = {}
+  for _, inst in ipairs(list) do names[#names + 1] = inst.name end
+  return #names > 0 and table.concat(names, ", ") or "nothing"
+end
+
+local function print_plan(job, opts)
+  local out = io.stdout
+  out:write(string.format("group %s, redis %s, grace %g s\n", job.group,
+                          job.redis_info and redis_address.mask(job.redis_info) or "private",
+                          job.grace))
+  out:write("group key: ", job.group_key
+            or (opts.host and "none (the group is open)" or "new for each run"), "\n")
   for _, comp in ipairs(job.components) do
     local r = comp.restart
     local policy = r.policy == "never" and "never"
       or string.format("on-failure, max %d restarts, backoff %g s (max %g s)", r.max_restarts,
                        r.backoff, r.max_backoff)
     local args = #comp.args > 0 and " " .. table.concat(comp.args, " ") or ""
-    io.stdout:write(string.format("%s x%d%s: %s%s; restart %s\n", comp.type, comp.count,
-                                  comp.main and " (main)" or "", comp.script, args, policy))
+    local hosts = comp.hosts and "; on " .. table.concat(comp.hosts, ", ") or ""
+    out:write(string.format("%s x%d%s: %s%s; restart %s%s\n", comp.type, comp.count,
+                            comp.main and " (main)" or "", comp.script, args, policy, hosts))
   end
+  if job.hosts then
+    for _, name in ipairs(job.hosts.names) do
+      local h = job.hosts[name]
+      out:write(string.format("host %s (%s): %s\n", name,
+                              h.address or "address: the route to Redis",
+                              names_of(instances_here(job, name))))
+    end
+  end
+  local here = instances_here(job, opts.host)
+  mark_main(here)
+  local main = {}
+  for _, inst in ipairs(here) do
+    if inst.main then main[#main + 1] = inst end
+  end
+  out:write(string.format("this run%s starts %s; it ends when %s %s ended\n",
+                          opts.host and " (--host " .. opts.host .. ")" or "", names_of(here),
+                          names_of(main), #main == 1 and "has" or "have"))
+end
+
+-- The checks that concern this run rather than the job file.
+local function check_run(job, opts)
+  if opts.host then
+    if not job.hosts then
+      return string.format("--host %s: the job names no hosts (add hosts = {%s = {address = "
+                           .. "...}, ...}, or run it without --host)", opts.host, opts.host)
+    end
+    if not job.hosts[opts.host] then
+      return string.format("--host %s: the job has no host '%s' (its hosts: %s)", opts.host,
+                           opts.host, table.concat(job.hosts.names, ", "))
+    end
+    if not job.redis then
+      return string.format("--host %s: a job run on several hosts needs a Redis that every "
+                           .. "host reaches: give redis = ... in the job file, or --redis URL",
+                           opts.host)
+    end
+  end
+  return nil
 end
 
 --- Runs `marohost launch` with the words after "launch"; returns the exit
@@ -479,18 +684,33 @@ function launch.main(args)
   log.name("launch")
   local opts, status = parse_args(args)
   if not opts then return status end
-  local job, errors = jobfile.load(opts.job, opts.job_args)
+  local job, errors = jobfile.load(opts.job, opts.job_args,
+                                   { redis = opts.redis, group_key = opts.group_key })
+  if job then
+    local err = check_run(job, opts)
+    if err then errors, job = { err }, nil end
+  end
   if not job then
     for _, e in ipairs(errors) do
-      -- Lua's own messages (syntax errors, a missing file) already name it.
-      if e:sub(1, #opts.job) ~= opts.job then e = opts.job .. ": " .. e end
+      -- Lua's own messages (syntax errors, a missing file) already name it;
+      -- so do the messages about options.
+      if e:sub(1, #opts.job) ~= opts.job and e:sub(1, 2) ~= "--" then e = opts.job .. ": " .. e end
       io.stderr:write("marohost launch: ", e, "\n")
     end
     io.stderr:write("marohost launch: nothing was started\n")
     return EXIT_USAGE
   end
   if opts.check then
-    print_plan(job)
+    print_plan(job, opts)
+    return EXIT_OK
+  end
+  if opts.emit then
+    local text, err = require("maro.launch.kubernetes").manifests(job, { image = opts.image })
+    if not text then
+      io.stderr:write("marohost launch: ", err, "\n")
+      return EXIT_FAILED
+    end
+    io.stdout:write(text)
     return EXIT_OK
   end
   local exe, err = sys.self_exe()
@@ -505,12 +725,13 @@ function launch.main(args)
   end
   local run = new_run(job, opts, sup, exe)
   -- Whatever goes wrong in here, the supervisor's __close kills what is left
-  -- and the private Redis's directory is removed.
+  -- and the private Redis's and the group key's directories are removed.
   local ok, result = xpcall(run.run, debug.traceback, run)
   if not ok then
     log.error("internal error, stopping everything: %s", tostring(result))
     sup:close()
     if run.redis then sys.rmdir(run.redis.dir) end
+    if run.key_dir then sys.rmdir(run.key_dir) end
     return EXIT_FAILED
   end
   return result or EXIT_FAILED

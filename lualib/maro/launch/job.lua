@@ -1,5 +1,8 @@
 --- maro.launch.job: reads a job file and checks every key before anything
--- starts. The format is documented in docs/launch.md.
+-- starts, and places every instance on a host. The format is documented in
+-- docs/launch.md.
+local redis = require("maro.launch.redis")
+
 local job = {}
 
 local DEFAULT_GRACE = 5
@@ -7,15 +10,17 @@ local DEFAULT_MAX_RESTARTS = 3
 local DEFAULT_BACKOFF = 1
 local DEFAULT_MAX_BACKOFF = 30
 
-local TOP_KEYS = { "group", "redis", "grace", "components" }
-local COMPONENT_KEYS = { "script", "count", "args", "env", "main", "restart" }
+local TOP_KEYS = { "group", "redis", "group_key", "grace", "hosts", "components" }
+local COMPONENT_KEYS = { "script", "count", "args", "env", "main", "restart", "hosts" }
+local HOST_KEYS = { "address" }
 local RESTART_KEYS = { "policy", "max_restarts", "backoff", "max_backoff" }
 local POLICIES = { never = true, ["on-failure"] = true }
 
 -- Set by the launcher: a job must not change them.
 local RESERVED_ENV = {
   MARO_GROUP = true, MARO_COMPONENT_TYPE = true, MARO_COMPONENT_NAME = true,
-  MARO_COMPONENT_INDEX = true, MARO_REDIS = true, MARO_TAKE_OVER_NAME = true,
+  MARO_COMPONENT_INDEX = true, MARO_REDIS = true, MARO_INCARNATION = true,
+  MARO_TAKE_OVER_FROM = true, MARO_ADVERTISED_ADDRESS = true, MARO_GROUP_KEY_FILE = true,
 }
 
 local function describe(v)
@@ -81,18 +86,21 @@ local function check_number(c, path, v, default, min, integer)
   return integer and math.tointeger(v) or v
 end
 
-local function check_redis(c, v)
+-- where: "redis" in the job file, "--redis" on the command line. The value
+-- may hold a password: it is never quoted back, only masked.
+local function check_redis(c, where, v)
   if v == nil then return nil end
-  if type(v) == "table" and #v == 2 then v = tostring(v[1]) .. ":" .. tostring(v[2]) end
-  local host, port = nil, nil
-  if type(v) == "string" then host, port = v:match("^([^:]+):(%d+)$") end
-  port = tonumber(port)
-  if not host or not port or port < 1 or port > 65535 then
-    c.add("redis", "must be an address \"host:port\" (or absent for a private Redis), got %s",
-          describe(v))
+  local a, why = redis.parse(v)
+  if not a then
+    -- Text with an '@' may hold a password: it is not repeated.
+    local shown = describe(v)
+    if type(v) == "string" and v:find("@", 1, true) then shown = "the address given" end
+    c.add(where, "must be an address \"host:port\" or "
+          .. "\"redis://[[user]:password@]host[:port][/db]\" "
+          .. "(or absent for a private Redis); %s %s", shown, why)
     return nil
   end
-  return v
+  return a
 end
 
 local function check_restart(c, path, v)
@@ -183,7 +191,86 @@ local function readable(path)
   return ok
 end
 
-local function check_component(c, dir, ctype, v)
+-- A path in the job file is relative to the job file's folder.
+local function job_relative(dir, p)
+  if p:sub(1, 1) == "/" or dir == "." then return p end
+  return dir .. "/" .. p
+end
+
+-- A host name: what --host takes and component hosts lists name.
+local HOST_NAME = "^[%a_][%w_%-]*$"
+
+-- hosts = { a = { address = "10.0.0.2" }, ... } -> { names = {sorted}, a = {...} }
+local function check_hosts(c, v)
+  if v == nil then return nil end
+  if type(v) ~= "table" or next(v) == nil then
+    c.add("hosts", "must be a table of hosts {a = {address = \"10.0.0.2\"}, ...}, got %s",
+          type(v) == "table" and "an empty table" or describe(v))
+    return nil
+  end
+  local hosts = { names = {} }
+  for _, name in ipairs(sorted_keys(v)) do
+    local h = v[name]
+    local path = "hosts." .. tostring(name)
+    if type(name) ~= "string" or not name:match(HOST_NAME) then
+      c.add("hosts", "%s is not a host name: use a name of letters, digits, _ and -",
+            describe(name))
+    elseif type(h) ~= "table" then
+      c.add(path, "must be a table {address = \"10.0.0.2\"}, got %s", describe(h))
+    else
+      c.known(h, path, HOST_KEYS)
+      local addr = h.address
+      if addr ~= nil and (type(addr) ~= "string" or not addr:match("^[%w_.:%-]+$")) then
+        c.add(path .. ".address", "must be the address (IP or DNS name) that instances placed on "
+              .. "%s advertise, got %s", name, describe(addr))
+        addr = nil
+      end
+      hosts[name] = { name = name, address = addr }
+      hosts.names[#hosts.names + 1] = name
+    end
+  end
+  return hosts
+end
+
+-- A component's hosts list; nil when the job names no hosts.
+local function check_component_hosts(c, path, v, hosts)
+  if not hosts then
+    if v ~= nil then
+      c.add(path, "the job names no hosts: add hosts = {NAME = {address = ...}, ...} at the top")
+    end
+    return nil
+  end
+  if v == nil then
+    c.add(path, "missing: the job names hosts (%s), so every component must name the hosts "
+          .. "it runs on", table.concat(hosts.names, ", "))
+    return nil
+  end
+  if type(v) ~= "table" or #v == 0 then
+    c.add(path, "must be a non-empty list of host names {\"a\", ...}, got %s",
+          type(v) == "table" and "an empty table" or describe(v))
+    return nil
+  end
+  local out, seen = {}, {}
+  for _, k in ipairs(sorted_keys(v)) do
+    if math.type(k) ~= "integer" or k < 1 or k > #v then
+      c.add(path .. "." .. tostring(k), "unknown key: hosts is a list of host names")
+    end
+  end
+  for i, name in ipairs(v) do
+    if type(name) ~= "string" or not hosts[name] then
+      c.add(path .. "[" .. i .. "]", "%s is not one of the job's hosts (%s)", describe(name),
+            table.concat(hosts.names, ", "))
+    elseif seen[name] then
+      c.add(path .. "[" .. i .. "]", "names host %q twice", name)
+    else
+      seen[name] = true
+      out[#out + 1] = name
+    end
+  end
+  return out
+end
+
+local function check_component(c, dir, ctype, v, hosts)
   local path = "components." .. tostring(ctype)
   if type(ctype) ~= "string" or not ctype:match("^[%a_][%w_%-]*$") then
     c.add("components", "%s is not a component type: use a name of letters, digits, _ and -",
@@ -200,8 +287,7 @@ local function check_component(c, dir, ctype, v)
     c.add(path .. ".script", "must be the path of a Lua script (relative to the job file), got %s",
           describe(v.script))
   else
-    comp.script = v.script
-    if v.script:sub(1, 1) ~= "/" and dir ~= "." then comp.script = dir .. "/" .. v.script end
+    comp.script = job_relative(dir, v.script)
     if not readable(comp.script) then
       c.add(path .. ".script", "cannot read %s", comp.script)
     end
@@ -214,13 +300,37 @@ local function check_component(c, dir, ctype, v)
   end
   comp.main = v.main == true
   comp.restart = check_restart(c, path .. ".restart", v.restart)
+  comp.hosts = check_component_hosts(c, path .. ".hosts", v.hosts, hosts)
   return comp
+end
+
+local function check_group_key(c, where, v, dir)
+  if v == nil then return nil end
+  if type(v) ~= "string" or v == "" then
+    c.add(where, "must be the path of a group key file (made by marohost keygen), got %s",
+          describe(v))
+    return nil
+  end
+  local p = dir and job_relative(dir, v) or v
+  if not readable(p) then c.add(where, "cannot read the group key file %s", p) end
+  return p
 end
 
 --- Checks a job table; returns the job with defaults filled in, or nil and
 -- the list of problems ("key.path: what is wrong").
 -- dir: the folder that script paths are relative to.
-function job.check(t, dir)
+-- given: what the command line sets instead of the job file: redis (an
+-- address, --redis) and group_key (a path relative to the working
+-- directory, --group-key).
+--
+-- The job: group, redis (nil: a private one), redis_info (the parsed
+-- address), group_key (a path or nil), grace, hosts (nil, or {names = {...},
+-- NAME = {name =, address =}}), any_main (some component says main = true),
+-- components (sorted by type, each with type, script, count, args, env, main,
+-- restart, hosts) and instances (in start order, each with name, comp, index
+-- and host: where it is placed, nil when the job names no hosts).
+function job.check(t, dir, given)
+  given = given or {}
   local c = new_checker()
   if type(t) ~= "table" then
     return nil, { "the job file must return a table {group = ..., components = {...}}, it returned "
@@ -232,14 +342,25 @@ function job.check(t, dir)
     c.add("group", "must be the group name (letters, digits, _ . -), got %s", describe(t.group))
   end
   out.group = t.group
-  out.redis = check_redis(c, t.redis)
+  if given.redis ~= nil then
+    out.redis_info = check_redis(c, "--redis", given.redis)
+  else
+    out.redis_info = check_redis(c, "redis", t.redis)
+  end
+  out.redis = out.redis_info and out.redis_info.text
+  if given.group_key ~= nil then
+    out.group_key = check_group_key(c, "--group-key", given.group_key)
+  else
+    out.group_key = check_group_key(c, "group_key", t.group_key, dir or ".")
+  end
   out.grace = check_number(c, "grace", t.grace, DEFAULT_GRACE, 0)
+  out.hosts = check_hosts(c, t.hosts)
   if type(t.components) ~= "table" or next(t.components) == nil then
     c.add("components", "must be a table of components {worker = {script = ...}, ...}, got %s",
           type(t.components) == "table" and "an empty table" or describe(t.components))
   else
     for _, ctype in ipairs(sorted_keys(t.components)) do
-      local comp = check_component(c, dir or ".", ctype, t.components[ctype])
+      local comp = check_component(c, dir or ".", ctype, t.components[ctype], out.hosts)
       if comp then out.components[#out.components + 1] = comp end
     end
   end
@@ -248,12 +369,25 @@ function job.check(t, dir)
   local any_main = false
   for _, comp in ipairs(out.components) do any_main = any_main or comp.main end
   for _, comp in ipairs(out.components) do comp.main = comp.main or not any_main end
+  out.any_main = any_main
+  -- Placement is decided here, from the one file, so that every host's
+  -- launcher agrees on it and names are unique across the job: instance i
+  -- of a component goes to its hosts in turn.
+  out.instances = {}
+  for _, comp in ipairs(out.components) do
+    for i = 1, comp.count do
+      out.instances[#out.instances + 1] = {
+        name = comp.type .. "." .. i, comp = comp, index = i,
+        host = comp.hosts and comp.hosts[(i - 1) % #comp.hosts + 1],
+      }
+    end
+  end
   return out
 end
 
---- Runs the job file (with args as ...) and checks what it returns.
--- Returns the job, or nil and the list of problems.
-function job.load(path, args)
+--- Runs the job file (with args as ...) and checks what it returns; given
+-- as for job.check. Returns the job, or nil and the list of problems.
+function job.load(path, args, given)
   local env = setmetatable({}, { __index = _G })
   local chunk, err = loadfile(path, "t", env)
   if not chunk then return nil, { err } end
@@ -261,7 +395,7 @@ function job.load(path, args)
   if not ok then return nil, { "running the job file: " .. tostring(t) } end
   local dir = path:match("^(.*)/[^/]*$") or "."
   if dir == "" then dir = "/" end
-  local result, errors = job.check(t, dir)
+  local result, errors = job.check(t, dir, given)
   if result then result.path = path end
   return result, errors
 end
