@@ -43,6 +43,42 @@ function Redis:stop()
   end
 end
 
+--- Faults: SIGKILL (no goodbye, nothing saved), a restart on the same port
+-- with no data, and a freeze (SIGSTOP) and thaw (SIGCONT).
+function Redis:kill()
+  if self.pid then
+    os.execute("kill -KILL " .. self.pid .. " 2>/dev/null")
+    procs.wait_until(function()
+      return os.execute("kill -0 " .. self.pid .. " 2>/dev/null") ~= true
+    end, 10, "redis-server to die")
+    self.pid = nil
+  end
+end
+
+function Redis:restart_empty()
+  self:kill()
+  local fresh = M.start(self.port)
+  self.pid = fresh.pid
+end
+
+function Redis:freeze()
+  os.execute("kill -STOP " .. self.pid)
+end
+
+function Redis:thaw()
+  os.execute("kill -CONT " .. self.pid)
+end
+
+--- Every key of a group.
+function Redis:keys(group)
+  local keys = {}
+  for line in self:cli("keys", "maro:" .. group .. ":*"):gmatch("[^\n]+") do
+    keys[#keys + 1] = line
+  end
+  table.sort(keys)
+  return keys
+end
+
 local function port_is_free(port)
   -- (another service there makes redis-server exit, and start() tries again)
   return not sh("redis-cli -h 127.0.0.1 -p " .. port .. " ping"):match("PONG")
@@ -63,7 +99,7 @@ end
 
 --- Starts redis-server on a free port (or on the given one).
 function M.start(fixed_port)
-  for _ = 1, 5 do
+  for _ = 1, fixed_port and 50 or 5 do -- a fixed port may take a moment to be free again
     local port = fixed_port or M.free_port()
     local dir = procs.tmpdir()
     local cmd = string.format(
