@@ -327,8 +327,9 @@ static void *worker_main(void *arg) {
                      d->name);
         }
         now = clock_now();
-        double next = beat_at < refresh_at ? beat_at : refresh_at;
-        if (!d->c && reconnect_at < next) next = reconnect_at;
+        /* Without a connection only reconnecting is due: beats and lookups
+         * wait for it. */
+        double next = !d->c ? reconnect_at : beat_at < refresh_at ? beat_at : refresh_at;
         struct pollfd pfd[2] = {{d->wake[0], POLLIN, 0}, {sub ? sub->fd : -1, POLLIN, 0}};
         int ms = next > now ? (int)((next - now) * 1000.0) + 1 : 0;
         if (poll(pfd, 2, ms) > 0) {

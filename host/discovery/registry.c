@@ -100,8 +100,7 @@ int registry_register(redisContext **c, const redis_target *t, const registry_ke
     const char *argv[] = {"EVAL", REGISTER_SCRIPT, "3", k->member, k->type, k->types,
                           value, id_len, ttl_ms, name, type, k->channel, needle};
     size_t lens[13];
-    for (int i = 0; i < 13; i++) lens[i] = strlen(argv[i]);
-    lens[6] = value_len;
+    for (int i = 0; i < 13; i++) lens[i] = i == 6 ? value_len : strlen(argv[i]);
     if (!*c) {
         snprintf(err, errlen, "Redis at %s:%d: not connected", t->host, t->port);
         return -1;
@@ -226,8 +225,7 @@ int registry_leave(redisContext **c, const redis_target *t, const registry_keys 
     const char *argv[] = {"EVAL", LEAVE_SCRIPT, "2", k->member, k->type, identity, name,
                           k->channel};
     size_t lens[8];
-    for (int i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
-    lens[5] = identity_len;
+    for (int i = 0; i < 8; i++) lens[i] = i == 5 ? identity_len : strlen(argv[i]);
     if (!*c) {
         snprintf(err, errlen, "Redis at %s:%d: not connected", t->host, t->port);
         return -1;

@@ -169,7 +169,7 @@ void inbox_acknowledge(proxy *p, int all) {
         if (!s->unacked) continue;
         if (!all && s->unacked < ACK_AFTER_PACKETS && now - s->pending_since < ACK_DELAY) continue;
         peer *pe = peer_table_find(&p->peers, s->name, strlen(s->name));
-        if (!pe && all && now >= s->resolve_at) {
+        if (!pe && now >= s->resolve_at) {
             /* A sender that is no peer yet: look it up once in a while, since
              * it is owed an acknowledgement (and, likely, a reply). */
             char err[300];

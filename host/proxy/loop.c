@@ -7,8 +7,10 @@
 
 int loop_run(proxy *p, const proxy_wait_spec *w, peer *writable) {
     for (;;) {
-        membership_sync(p);
+        /* What arrived first: a peer's last acknowledgement comes before its
+         * goodbye, which travels through Redis. */
         int full = inbox_pump(p, w->take, w->ctx);
+        membership_sync(p);
         inbox_acknowledge(p, 0);
         if (w->done && w->done(w->ctx)) return PROXY_DONE;
         if (!w->uninterruptible && interrupt_pending()) return PROXY_INTERRUPTED;

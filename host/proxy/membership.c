@@ -90,6 +90,9 @@ static void came_back(proxy *p, peer *pe, const registration *r) {
         /* Its previous run got what it acknowledged and will not answer it;
          * with the cache, what it did not acknowledge went again. */
         session_peer_gone(p->sessions, pe->key, p->cfg.enable_cache ? oldest - 1 : UINT64_MAX - 1);
+        if (!down)
+            log_write(CHANGE_LEVEL(p), "peer '%s' moved from %s to %s; reconnected",
+                      pe->name, pe->address, r->address);
         if (unacked && !p->cfg.enable_cache)
             log_warn("peer '%s' of group '%s' restarted: %llu message%s sent to its previous "
                      "run %s not acknowledged and %s lost (enable_message_cache_for_rejoin "
@@ -100,8 +103,6 @@ static void came_back(proxy *p, peer *pe, const registration *r) {
             log_info("peer '%s' restarted; sending again the %llu message%s it had not "
                      "acknowledged", pe->name, (unsigned long long)unacked, proxy_plural(unacked));
         if (peer_table_update(&p->peers, pe, r) != 0) log_warn("out of memory");
-        if (!down) log_write(CHANGE_LEVEL(p), "peer '%s' restarted at %s; reconnected", pe->name,
-                             pe->address);
     }
     pe->missing_since = 0;
     if (down) {

@@ -31,7 +31,7 @@ void proxy_config_defaults(proxy_config *c) {
     c->send_timeout = 60.0;
     c->linger = 5.0;
     c->send_hwm = 1000;
-    c->recv_hwm = 32;
+    c->recv_hwm = 16;
     c->max_message_size = 256LL << 20;
     c->peers_catch_lifetime = 10.0;
     c->max_cache = 1024;
@@ -400,7 +400,11 @@ uint64_t proxy_close(proxy *p) {
         loop_run(p, &w, NULL);
         /* What peers sent us is acknowledged before we go, so that they
          * need not wait for it. */
-        inbox_acknowledge(p, 1); /* sent as the transport closes */
+        /* What peers sent us is acknowledged before the goodbye, so that
+         * they need not count it as lost. */
+        inbox_acknowledge(p, 1);
+        for (size_t i = 0; i < p->peers.n; i++)
+            if (p->peers.all[i]->state == PEER_LIVE) transport_flush(p->tr, p->peers.all[i]->tp);
         undelivered = membership_undelivered(p) + p->lost_while_closing;
         if (undelivered)
             log_warn("'%s' leaves group '%s' with %llu message%s that %s not known to have "
