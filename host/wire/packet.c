@@ -289,12 +289,15 @@ int wire_packet_next(wire_packet_reader *r, wire_header *h, wire_slice *payload,
     } names[3] = {{F_TAG, &r->tag, 1}, {F_SOURCE, &r->source, 0}, {F_DEST, &r->dest, 1}};
     for (int i = 0; i < 3; i++) {
         if (f & names[i].flag) {
-            int rc = get_bytes(r, names[i].prev, WIRE_MAX_NAME);
-            if (rc == -1) return broken(r, "a name longer than the bytes left", err, errlen);
-            if (rc == -2 || names[i].prev->len == 0) bad = "an empty or too long name";
+            if (get_bytes(r, names[i].prev, (size_t)-1) != 0)
+                return broken(r, "a name longer than the bytes left", err, errlen);
         } else if (names[i].required && !names[i].prev->ptr) {
             bad = "a name that repeats a previous message's, but there is none";
+            continue;
         }
+        /* A repeated name may be a bad message's: checked again. */
+        if (names[i].prev->len == 0 || names[i].prev->len > WIRE_MAX_NAME)
+            bad = "an empty or too long name";
     }
     h->tag = r->tag;
     h->source = r->source;

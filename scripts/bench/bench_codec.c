@@ -6,12 +6,14 @@
  * where case (string64, table, string1MiB) runs only that message, e.g. under perf.
  *
  * Two levels are timed:
- *   codec    wire_header_encode + payload_encode, and wire_header_decode +
- *            payload_decode into a Lua value;
- *   message  what a send and a receive do: message_encode (header frame and a
- *            payload blob, with a scratch kept between messages as a proxy
- *            keeps one), and message_push_decoded (header parsed, payload
- *            checked) followed by the first read of msg.payload.
+ *   codec    payload_encode + a one-message packet (wire_packet_*), and the
+ *            packet read + payload_decode into a Lua value;
+ *   message  what a send and a receive do: message_encode (header fields and
+ *            a payload blob, with a scratch kept between messages as a proxy
+ *            keeps one) and the packet, and the packet read, the payload
+ *            checked, message_push_received and the first read of msg.payload.
+ * Bytes on the wire are given for the message alone in a packet and within
+ * a batch of 256 like it (the packet divided by 256).
  * Each figure is the median of the repeats. For the 1 MiB payload a plain
  * memcpy of the payload is timed in the same run, and the ratios show how many
  * copies' worth each direction costs. */
@@ -27,6 +29,7 @@
 #include "message/message.h"
 #include "module/core.h"
 #include "wire/header.h"
+#include "wire/packet.h"
 #include "wire/payload.h"
 
 static double now(void) {
@@ -45,8 +48,9 @@ typedef struct bench_ctx {
     int msg;             /* stack index of the message */
     int value;           /* stack index of its payload value */
     wire_header h;       /* the message's header fields */
-    buf header;          /* its encoded frames, for the decode side */
+    buf header;          /* its packet (payload inline), for the decode side */
     blob *payload;
+    buf out;             /* packets being written, reused */
     message_scratch scratch; /* what a sender keeps between messages */
     char *copy_dst;      /* memcpy target for the baseline */
 } bench_ctx;
@@ -55,41 +59,73 @@ typedef void (*bench_fn)(bench_ctx *c);
 
 /* noinline keeps each measured function a frame of its own for profilers. */
 
+static wire_packet_head head_of(const wire_header *h) {
+    wire_packet_head head;
+    memset(&head, 0, sizeof head);
+    head.group = h->group;
+    head.sender = h->source;
+    head.seq = 1;
+    return head;
+}
+
+static void write_packet(bench_ctx *c, const wire_header *h, const char *payload, size_t len) {
+    wire_packet_writer w;
+    wire_packet_head head = head_of(h);
+    c->out.len = 0;
+    if (wire_packet_begin(&w, &c->out, &head) != 0 || wire_packet_add(&w, h, payload, len, 0) != 0)
+        die("packet", "out of memory");
+    wire_packet_finish(&w);
+}
+
+/* The message of the packet in c->header: its header and inline payload. */
+static void read_packet(bench_ctx *c, wire_header *h, wire_slice *payload) {
+    char err[256];
+    wire_packet_reader r;
+    int frame;
+    if (wire_packet_open(&r, c->header.data, c->header.len, 0, err, sizeof err) != 0)
+        die("packet", err);
+    if (wire_packet_next(&r, h, payload, &frame, err, sizeof err) != WIRE_PACKET_MESSAGE)
+        die("packet", err);
+}
+
 __attribute__((noinline)) static void codec_encode(bench_ctx *c) {
     char err[256];
-    buf hb, pb;
-    buf_init(&hb);
+    buf pb;
     buf_init(&pb);
-    if (wire_header_encode(&c->h, &hb) != 0) die("header", "out of memory");
     if (payload_encode(c->L, c->value, &pb, err, sizeof err) != 0) die("payload", err);
-    buf_free(&hb);
+    write_packet(c, &c->h, pb.data, pb.len);
     buf_free(&pb);
 }
 
 __attribute__((noinline)) static void codec_decode(bench_ctx *c) {
     char err[256];
     wire_header h;
-    if (wire_header_decode(c->header.data, c->header.len, &h, err, sizeof err)) die("header", err);
-    if (payload_decode(c->L, blob_data(c->payload), blob_size(c->payload), err, sizeof err) != 0)
+    wire_slice payload;
+    read_packet(c, &h, &payload);
+    if (payload_decode(c->L, payload.ptr, payload.len, err, sizeof err) != 0)
         die("payload", err);
     lua_pop(c->L, 1);
 }
 
 __attribute__((noinline)) static void message_encode_once(bench_ctx *c) {
     char err[256];
-    buf hb;
+    wire_header h;
     blob *pb = NULL;
-    buf_init(&hb);
-    if (message_encode(c->L, c->msg, c->h.group, &hb, &c->scratch, &pb, err, sizeof err) != 0)
+    if (message_encode(c->L, c->msg, &h, &c->scratch, &pb, err, sizeof err) != 0)
         die("message", err);
-    buf_free(&hb);
+    h.group = c->h.group;
+    write_packet(c, &h, blob_data(pb), blob_size(pb));
     blob_unref(pb);
 }
 
 __attribute__((noinline)) static void message_decode_once(bench_ctx *c) {
     char err[256];
-    if (!message_push_decoded(c->L, c->header.data, c->header.len, c->payload, err, sizeof err))
+    wire_header h;
+    wire_slice payload;
+    read_packet(c, &h, &payload);
+    if (payload_decode(NULL, payload.ptr, payload.len, err, sizeof err) != 0)
         die("message", err);
+    message_push_received(c->L, &h, payload.ptr, payload.len, c->payload, 0);
     message_push_payload(c->L, -1);
     lua_pop(c->L, 2);
 }
@@ -150,14 +186,34 @@ static void run_case(lua_State *L, const char *name, double seconds, int repeats
 
     char err[256];
     buf_init(&c.header);
+    buf_init(&c.out);
     buf_init(&c.scratch.bytes);
-    if (message_encode(L, c.msg, c.h.group, &c.header, NULL, &c.payload, err, sizeof err) != 0)
-        die(name, err);
+    wire_header h;
+    if (message_encode(L, c.msg, &h, NULL, &c.payload, err, sizeof err) != 0) die(name, err);
+    h.group = c.h.group;
     c.copy_dst = malloc(blob_size(c.payload));
     if (!c.copy_dst) die(name, "out of memory");
-
-    printf("%s: header %zu bytes + payload %zu bytes = %zu bytes on the wire\n", name,
-           c.header.len, blob_size(c.payload), c.header.len + blob_size(c.payload));
+    /* One packet of 256 such messages, as a stream is batched (ids as a
+     * sender makes them: consecutive). */
+    wire_packet_writer w;
+    wire_packet_head head = head_of(&h);
+    if (wire_packet_begin(&w, &c.header, &head) != 0) die(name, "out of memory");
+    for (int i = 0; i < 256; i++) {
+        lua_getglobal(L, "make_message");
+        lua_pushvalue(L, c.value);
+        lua_call(L, 1, 1);
+        wire_header hi = *message_header(message_check(L, -1));
+        if (wire_packet_add(&w, &hi, blob_data(c.payload), blob_size(c.payload), 0) != 0)
+            die(name, "out of memory");
+        lua_pop(L, 1);
+    }
+    wire_packet_finish(&w);
+    size_t batched = c.header.len;
+    c.header.len = 0;
+    write_packet(&c, &h, blob_data(c.payload), blob_size(c.payload));
+    if (buf_append(&c.header, c.out.data, c.out.len) != 0) die(name, "out of memory");
+    printf("%s: payload %zu bytes; alone in a packet %zu bytes, in a batch of 256 %.1f bytes "
+           "each\n", name, blob_size(c.payload), c.header.len, (double)batched / 256);
     double ce = measure(&c, codec_encode, seconds, repeats);
     double cd = measure(&c, codec_decode, seconds, repeats);
     double me = measure(&c, message_encode_once, seconds, repeats);
@@ -175,6 +231,7 @@ static void run_case(lua_State *L, const char *name, double seconds, int repeats
     }
     free(c.copy_dst);
     buf_free(&c.header);
+    buf_free(&c.out);
     buf_free(&c.scratch.bytes);
     blob_unref(c.scratch.spare);
     blob_unref(c.payload);
@@ -210,10 +267,10 @@ int main(int argc, char **argv) {
         if (!L) die("lua", "out of memory");
         luaL_openlibs(L);
         luaL_requiref(L, "maro.core", luaopen_maro_core, 0);
-        /* Messages carry a finalizer. Made in a tight C loop, as here, Lua
-         * 5.4's incremental collector falls behind on such userdata (the heap
-         * grows faster than linearly), so the small messages' figures would
-         * measure the collector; the generational mode keeps the heap small.
+        /* Made in a tight C loop, as here, Lua 5.4's incremental collector
+         * falls behind on message userdata (the heap grows faster than
+         * linearly), so the small messages' figures would measure the
+         * collector; the generational mode keeps the heap small.
          * The 1 MiB case keeps the default incremental mode: in the
          * generational one each young collection frees the 1 MiB string at
          * once, glibc returns its pages to the kernel, and every message pays

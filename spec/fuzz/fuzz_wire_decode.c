@@ -1,24 +1,26 @@
 /* fuzz_wire_decode.c: a libFuzzer target for the wire decoders.
  *
- * An input is two frames: a 2-byte little-endian header length, the header
- * frame, and the payload frame (the rest). Each frame is copied into a buffer
- * of its exact size, so that AddressSanitizer sees any read past its end.
+ * An input is two frames: a 2-byte little-endian packet length, the packet
+ * frame, and an extra frame (the rest), which a message of the packet may
+ * name as its payload. Each frame is copied into a buffer of its exact
+ * size, so that AddressSanitizer sees any read past its end.
  *
  * Properties checked on every input:
- *  - wire_header_decode either fails or gives fields the header invariants
- *    allow, which re-encode and decode to the same fields;
+ *  - reading the packet ends (at its end, or at a message it cannot
+ *    delimit); every message it gives satisfies the header invariants, lies
+ *    inside the frames, and written into a packet again reads back the same;
  *  - payload_decode check-only (L == NULL) and full decode agree, with the
  *    same error message on failure;
  *  - a decoded payload is what msgpack-c's unpacker reads from the same bytes
  *    (msgpack-c accepts more, e.g. ext types, so only one direction holds);
  *  - a decoded payload re-encodes and decodes again to an equal value;
- *  - the message layer accepts exactly when both frames are accepted, and
- *    its lazily decoded payload equals the direct decode;
+ *  - the message layer accepts the packet's first message exactly when it and
+ *    its payload are accepted, and its lazily decoded payload equals the
+ *    direct decode of the extra frame;
  *  - utf8_valid and utf8_copy_valid agree with a plain reading of the
  *    UTF-8 table of RFC 3629, on both frames;
- *  - the payload frame read as a batch frame yields items that tile it
- *    exactly, in order, or an error; and a batch made of the two frames
- *    splits back into them.
+ *  - a packet of two copies of an accepted message reads back as two equal
+ *    messages, the second written with repeated names and an id delta.
  */
 #include <lauxlib.h>
 #include <msgpack.h>
@@ -31,8 +33,8 @@
 #include "base/buf.h"
 #include "message/message.h"
 #include "module/core.h"
-#include "wire/batch.h"
 #include "wire/header.h"
+#include "wire/packet.h"
 #include "wire/payload.h"
 #include "wire/utf8.h"
 
@@ -255,82 +257,116 @@ static int same_slice(wire_slice a, wire_slice b) {
     return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 
-static int check_header(const fuzz_case *c, wire_header *h) {
-    char err[512];
-    if (wire_header_decode(c->header, c->header_len, h, err, sizeof err)) {
-        CHECK(strncmp(err, "header", 6) == 0 && strstr(err, " at byte "));
-        return -1;
+static int inside(wire_slice s, const char *start, size_t len) {
+    return s.ptr >= start && s.ptr + s.len <= start + len;
+}
+
+static void check_fields(const fuzz_case *c, const wire_packet_reader *r, const wire_header *h,
+                         wire_slice payload, int frame) {
+    wire_slice names[] = {h->tag, h->source, h->destination, h->session_id, h->message_id};
+    for (int i = 0; i < 5; i++) {
+        CHECK(names[i].len > 0 && names[i].len <= WIRE_MAX_NAME);
+        CHECK(inside(names[i], c->header, c->header_len) ||
+              inside(names[i], r->ids[0], sizeof r->ids));
     }
-    wire_slice names[] = {h->group, h->tag, h->source, h->destination, h->session_id,
-                          h->message_id};
-    for (int i = 0; i < 6; i++) {
-        CHECK(names[i].len <= WIRE_MAX_NAME && (i == 0 || names[i].len > 0));
-        CHECK(names[i].ptr >= c->header &&
-              names[i].ptr + names[i].len <= c->header + c->header_len);
-    }
+    CHECK(h->group.len <= WIRE_MAX_NAME && inside(h->group, c->header, c->header_len));
+    CHECK(!h->error.ptr || (h->error.len <= WIRE_MAX_ERROR &&
+                            inside(h->error, c->header, c->header_len)));
     CHECK(wire_stage_belongs(h->session_type, h->session_stage));
+    if (frame < 0) CHECK(inside(payload, c->header, c->header_len));
+    else CHECK(frame == 0);
+}
+
+static int same_header(const wire_header *a, const wire_header *b) {
+    return same_slice(a->tag, b->tag) && same_slice(a->source, b->source) &&
+           same_slice(a->destination, b->destination) &&
+           same_slice(a->session_id, b->session_id) &&
+           same_slice(a->message_id, b->message_id) && same_slice(a->group, b->group) &&
+           (a->error.ptr != NULL) == (b->error.ptr != NULL) && same_slice(a->error, b->error) &&
+           a->session_stage == b->session_stage && a->session_type == b->session_type;
+}
+
+/* A packet holding h twice (inline payload p), read back. */
+static void check_rewrite(const wire_header *h, wire_slice p) {
+    char err[512];
     buf b;
     buf_init(&b);
-    CHECK(wire_header_encode(h, &b) == 0);
-    wire_header h2;
-    CHECK(wire_header_decode(b.data, b.len, &h2, err, sizeof err) == NULL);
-    wire_slice names2[] = {h2.group, h2.tag, h2.source, h2.destination, h2.session_id,
-                           h2.message_id};
-    for (int i = 0; i < 6; i++) CHECK(same_slice(names[i], names2[i]));
-    CHECK(h2.session_type == h->session_type && h2.session_stage == h->session_stage);
+    wire_packet_head head;
+    memset(&head, 0, sizeof head);
+    head.group = h->group;
+    head.sender = (wire_slice){"fuzz", 4};
+    head.seq = 7;
+    wire_packet_writer w;
+    CHECK(wire_packet_begin(&w, &b, &head) == 0);
+    CHECK(wire_packet_add(&w, h, p.ptr, p.len, 0) == 0);
+    CHECK(wire_packet_add(&w, h, p.ptr, p.len, 0) == 0);
+    wire_packet_finish(&w);
+    wire_packet_reader r;
+    CHECK(wire_packet_open(&r, b.data, b.len, 0, err, sizeof err) == 0);
+    CHECK(r.head.seq == 7 && r.count == 2);
+    for (int i = 0; i < 2; i++) {
+        wire_header h2;
+        wire_slice p2;
+        int frame;
+        CHECK(wire_packet_next(&r, &h2, &p2, &frame, err, sizeof err) == WIRE_PACKET_MESSAGE);
+        CHECK(frame < 0 && same_slice(p, p2) && same_header(h, &h2));
+    }
+    wire_header h3;
+    wire_slice p3;
+    int f3;
+    CHECK(wire_packet_next(&r, &h3, &p3, &f3, err, sizeof err) == WIRE_PACKET_END);
     buf_free(&b);
+}
+
+/* Reads every message of the packet. Returns 1 with the first one in
+ * *first (its payload in *fp) when it was read whole. */
+static int check_packet(const fuzz_case *c, wire_header *first, wire_slice *fp) {
+    char err[512];
+    wire_packet_reader r;
+    if (wire_packet_open(&r, c->header, c->header_len, 1, err, sizeof err) != 0) {
+        CHECK(err[0] != '\0');
+        return 0;
+    }
+    int first_ok = 0;
+    for (unsigned i = 0; i <= r.count + 1; i++) {
+        wire_header h;
+        wire_slice p;
+        int frame;
+        int rc = wire_packet_next(&r, &h, &p, &frame, err, sizeof err);
+        if (rc == WIRE_PACKET_END || rc == WIRE_PACKET_BROKEN) {
+            CHECK(rc == WIRE_PACKET_END || err[0] != '\0');
+            return first_ok;
+        }
+        CHECK(i < r.count);
+        if (rc == WIRE_PACKET_BAD_MESSAGE) continue;
+        CHECK(rc == WIRE_PACKET_MESSAGE);
+        check_fields(c, &r, &h, p, frame);
+        if (frame >= 0) p = (wire_slice){c->payload, c->payload_len};
+        check_rewrite(&h, p);
+        if (i == 0) {
+            /* ids in UUID form live in the reader: keep them */
+            static char ids[2][WIRE_UUID_LEN];
+            memcpy(ids, r.ids, sizeof ids);
+            *first = h;
+            if (h.session_id.ptr == r.ids[0]) first->session_id.ptr = ids[0];
+            if (h.message_id.ptr == r.ids[1]) first->message_id.ptr = ids[1];
+            *fp = p;
+            first_ok = 1;
+        }
+    }
+    CHECK(0); /* more messages than the packet claims */
     return 0;
 }
 
 /* Runs under lua_pcall, so that a Lua memory error is no crash. The value
  * stack holds: 1 the case. */
-/* Splitting a frame as a batch: items are contiguous, inside the frame, and
- * an accepted batch ends exactly at the end of the frame. */
-static void check_batch_split(const char *frame, size_t len) {
-    char err[512];
-    wire_batch b;
-    if (wire_batch_open(&b, frame, len, err, sizeof err) != 0) return;
-    const char *at = frame + b.off;
-    wire_slice h, p;
-    int rc;
-    while ((rc = wire_batch_next(&b, &h, &p, err, sizeof err)) == 1) {
-        CHECK(h.ptr == at && h.len > 0 && p.ptr == h.ptr + h.len && p.len > 0);
-        at = p.ptr + p.len;
-        CHECK(at <= frame + len);
-    }
-    CHECK(rc == -1 || at == frame + len);
-}
-
-/* A batch of the two frames, twice, splits back into them. */
-static void check_batch_roundtrip(const fuzz_case *c) {
-    char err[512];
-    buf b;
-    buf_init(&b);
-    CHECK(wire_batch_begin(&b) == 0);
-    for (int i = 0; i < 2; i++) {
-        CHECK(buf_append(&b, c->header, c->header_len) == 0);
-        CHECK(buf_append(&b, c->payload, c->payload_len) == 0);
-    }
-    wire_batch_finish(&b, 2);
-    wire_batch w;
-    CHECK(wire_batch_open(&w, b.data, b.len, err, sizeof err) == 0);
-    for (int i = 0; i < 2; i++) {
-        wire_slice h, p;
-        CHECK(wire_batch_next(&w, &h, &p, err, sizeof err) == 1);
-        CHECK(h.len == c->header_len && memcmp(h.ptr, c->header, h.len) == 0);
-        CHECK(p.len == c->payload_len && memcmp(p.ptr, c->payload, p.len) == 0);
-    }
-    wire_slice h, p;
-    CHECK(wire_batch_next(&w, &h, &p, err, sizeof err) == 0);
-    buf_free(&b);
-}
-
 static int run_case(lua_State *L) {
     const fuzz_case *c = lua_touserdata(L, 1);
     char err[512], err_full[512];
 
     wire_header h;
-    int header_ok = check_header(c, &h) == 0;
+    wire_slice fp;
+    int header_ok = check_packet(c, &h, &fp);
 
     int check = payload_decode(NULL, c->payload, c->payload_len, err, sizeof err);
     int full = payload_decode(L, c->payload, c->payload_len, err_full, sizeof err_full);
@@ -357,26 +393,24 @@ static int run_case(lua_State *L) {
         lua_settop(L, 2);
     }
 
-    /* The message layer: accepts exactly what both decoders accept. */
-    blob *pb = blob_copy(c->payload, c->payload_len);
-    CHECK(pb);
-    message *m = message_push_decoded(L, c->header, c->header_len, pb, err, sizeof err);
-    blob_unref(pb);
-    CHECK((m != NULL) == (header_ok && check == 0));
-    check_batch_split(c->payload, c->payload_len);
-    if (m) check_batch_roundtrip(c);
-    if (m) {
+    /* The message layer, given the first message and the extra frame as its
+     * payload (as maro.wire.decode does). */
+    int takes_frame = header_ok && fp.ptr == c->payload;
+    if (header_ok && takes_frame && check == 0) {
+        blob *pb = blob_copy(c->payload, c->payload_len);
+        CHECK(pb);
+        message_push_received(L, &h, blob_data(pb), blob_size(pb), pb, 0);
+        blob_unref(pb);
         int mi = lua_gettop(L);
-        buf hb;
+        wire_header h2;
         blob *enc = NULL;
-        buf_init(&hb);
         /* Untouched, the payload goes out as the very bytes that came in. */
-        CHECK(message_encode(L, mi, h.group, &hb, NULL, &enc, err, sizeof err) == 0);
+        CHECK(message_encode(L, mi, &h2, NULL, &enc, err, sizeof err) == 0);
         CHECK(blob_size(enc) == c->payload_len &&
               memcmp(blob_data(enc), c->payload, c->payload_len) == 0);
-        CHECK(hb.len <= WIRE_MAX_HEADER);
+        h2.group = h.group;
+        CHECK(same_header(&h, &h2));
         blob_unref(enc);
-        buf_free(&hb);
         message_push_payload(L, mi);
         CHECK(same_value(L, 2, -1));
     }

@@ -1,6 +1,6 @@
 -- Writes the seed corpus of fuzz_wire_decode into the directory given as the
--- first argument: valid frame pairs of many shapes, each as a 2-byte
--- little-endian header length, the header frame and the payload frame.
+-- first argument: valid transmissions of many shapes, each as a 2-byte
+-- little-endian packet length, the packet frame and the extra frame.
 --   marohost spec/fuzz/make_seeds.lua DIR
 local maro = require("maro")
 
@@ -53,4 +53,17 @@ for _, pb in ipairs({ "\xcd\x00\x01", "\xca\x3f\xc0\x00\x00", "\x81\xc4\x01k\x01
                       "\xdc\x00\x02\xc3\xc2", "\xde\x00\x01\x00\xc0" }) do
   write(frames(h, pb))
 end
+-- Packets of several messages with repeated names and id deltas, as a
+-- sender's batches are: written by the packet helper of the specs.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local pk = dofile(here .. "../support/packet.lua")
+local a = maro.Message{ tag = "t", source = "s", destination = "d" }
+local b = maro.Message{ tag = "t", source = "s", destination = "d" }
+local packet = pk.head{ count = 3, seq = 12, group = "g", sender = "s",
+                        ack = ("\1"):rep(8) .. pk.varint(5), flags = 1 }
+  .. pk.message{ tag = "t", dest = "d", raw_sid = pk.uuid(a.session_id),
+                 raw_mid = "\1" .. pk.varint(2), payload = "\x01" }
+  .. pk.message{ raw_sid = pk.uuid(b.session_id), raw_mid = "\1\2", payload = "\xa1x" }
+  .. pk.message{ source = "other", sid = "s", mid = "m", error = "failed", stage = 3 }
+write(frames(packet, "\x93\x01\x02\x03"))
 print(("%d seeds in %s"):format(n, dir))
