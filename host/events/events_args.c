@@ -6,6 +6,7 @@
 #include <lauxlib.h>
 #include <stdarg.h>
 
+#include "base/given.h"
 #include "events/register_table.h"
 
 void events_push_given(lua_State *L, int idx) {
@@ -14,7 +15,7 @@ void events_push_given(lua_State *L, int idx) {
     case LUA_TNONE: lua_pushliteral(L, "no value"); return;
     case LUA_TNUMBER: /* the value itself: 1.5, nan, inf, -1, 1e+300 */
         lua_pushliteral(L, "number ");
-        luaL_tolstring(L, idx, NULL);
+        given_push(L, idx);
         lua_concat(L, 2);
         return;
     case LUA_TSTRING: {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/given.h"
 #include "wire/packet.h"
 #include "wire/payload.h"
 #include "wire/uuid.h"
@@ -307,8 +308,9 @@ static wire_slice field_string(lua_State *L, const char *ctor, int f) {
 
 static int new_message(lua_State *L, const char *ctor, int default_type) {
     if (!lua_istable(L, 1))
-        return luaL_error(L, "%s expects a table of fields, e.g. %s{tag=..., source=..., "
-                             "destination=..., payload=...}", ctor, ctor);
+        return given_raise(L, "%s expects a table of fields, e.g. %s{tag=..., source=..., "
+                              "destination=..., payload=...}, got %s", ctor, ctor,
+                           given_push(L, 1));
     lua_settop(L, 1);
     lua_pushnil(L); /* 2: the payload */
     /* One pass over the table. Field names are short strings, which Lua
@@ -381,16 +383,17 @@ static int l_is_message(lua_State *L) {
  * transmission holding this message alone, its payload in the second. */
 static int l_wire_encode(lua_State *L) {
     message_check(L, 1);
+    wire_slice group;
+    group.ptr = luaL_optlstring(L, 2, "", &group.len); /* before anything is held */
+    if (group.len > WIRE_MAX_NAME)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "the group: a name of at most 1024 "
+                                                      "bytes, got %d bytes", (int)group.len));
     wire_header h;
     blob *payload = NULL;
     char err[512];
     if (message_encode(L, 1, &h, NULL, &payload, err, sizeof err) != 0)
         return luaL_error(L, "maro.wire.encode: %s", err);
-    h.group.ptr = luaL_optlstring(L, 2, "", &h.group.len);
-    if (h.group.len > WIRE_MAX_NAME) {
-        blob_unref(payload);
-        return luaL_argerror(L, 2, "a group name of at most 1024 bytes");
-    }
+    h.group = group;
     wire_packet_head head;
     memset(&head, 0, sizeof head);
     head.group = h.group;
@@ -424,13 +427,16 @@ static int l_wire_decode(lua_State *L) {
     wire_slice payload;
     int at;
     if (wire_packet_open(&r, packet, plen, frame ? 1 : 0, err, sizeof err) != 0)
-        return luaL_error(L, "maro.wire.decode: %s", err);
+        return given_raise(L, "maro.wire.decode: the packet (argument 1): %s", err);
     int rc = wire_packet_next(&r, &h, &payload, &at, err, sizeof err);
-    if (rc == WIRE_PACKET_END) return luaL_error(L, "maro.wire.decode: the packet holds no message");
-    if (rc != WIRE_PACKET_MESSAGE) return luaL_error(L, "maro.wire.decode: %s", err);
+    if (rc == WIRE_PACKET_END)
+        return given_raise(L, "maro.wire.decode: the packet (argument 1) holds no message");
+    if (rc != WIRE_PACKET_MESSAGE)
+        return given_raise(L, "maro.wire.decode: the packet (argument 1): %s", err);
     if (at >= 0) payload = (wire_slice){frame, flen};
     if (payload_decode(NULL, payload.ptr, payload.len, err, sizeof err) != 0)
-        return luaL_error(L, "maro.wire.decode: %s", err);
+        return given_raise(L, "maro.wire.decode: the payload (argument %d): %s", at >= 0 ? 2 : 1,
+                           err);
     /* A copy, not a borrow: the bytes may outlive the Lua strings. */
     blob *b = blob_copy(payload.ptr, payload.len);
     if (!b) return luaL_error(L, "maro.wire.decode: out of memory");

@@ -3,6 +3,7 @@
 #include <lauxlib.h>
 
 #include "base/clock.h"
+#include "base/given.h"
 #include "base/ids.h"
 #include "base/log.h"
 #include "events/register_table.h"
@@ -13,6 +14,8 @@
 #include "watch/watch_lua.h"
 
 static int l_now(lua_State *L) {
+    if (lua_gettop(L) > 0)
+        return given_raise(L, "maro.now takes no arguments, got %s", given_push(L, 1));
     lua_pushnumber(L, clock_now());
     return 1;
 }

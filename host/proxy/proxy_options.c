@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/given.h"
 #include "base/ids.h"
 #include "proxy/hub_lua.h"
 #include "proxy/redis_url.h"
@@ -16,16 +17,6 @@
 #define SECONDS_MAX 1e9         /* about 31 years: longer is a mistake */
 #define BYTES_MAX 256.0 * 1024 * 1024
 #define MAX_TYPES 256
-
-int proxy_lua_raise(lua_State *L, const char *fmt, ...) {
-    va_list ap;
-    luaL_where(L, 2);
-    va_start(ap, fmt);
-    lua_pushvfstring(L, fmt, ap);
-    va_end(ap);
-    lua_concat(L, 2);
-    return lua_error(L);
-}
 
 typedef enum {
     K_NAME,     /* a non-empty string without newlines, at most 1024 bytes */
@@ -110,12 +101,8 @@ typedef struct holder {
 #define FIELD(c, o, type) ((type *)((char *)(c) + (o)->at))
 
 static int fail(lua_State *L, const struct option *o, const char *what) {
-    return proxy_lua_raise(L, "maro.Proxy: option '%s' must be %s, got %s", o->name, what,
-                           lua_type(L, -1) == LUA_TNUMBER || lua_type(L, -1) == LUA_TBOOLEAN
-                               ? luaL_tolstring(L, -1, NULL)
-                               : lua_type(L, -1) == LUA_TSTRING
-                                     ? lua_pushfstring(L, "\"%s\"", lua_tostring(L, -1))
-                                     : luaL_typename(L, -1));
+    return given_raise(L, "maro.Proxy: option '%s' must be %s, got %s", o->name, what,
+                       given_push(L, -1));
 }
 
 static double number(lua_State *L, const struct option *o, int integer) {
@@ -148,7 +135,7 @@ static void type_count(lua_State *L, const char *opt, int list, proxy_expected *
     const char *t = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
     if (!t || len == 0 || len > WIRE_MAX_NAME)
         proxy_lua_raise(L, "maro.Proxy: %s: a peer type must be a non-empty string, got %s",
-                        opt, luaL_typename(L, -2));
+                        opt, given_push(L, -2));
     double n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
     if (!isfinite(n) || n < 0 || n > COUNT_MAX || n != floor(n))
         proxy_lua_raise(L, "maro.Proxy: %s.%s: the count of '%s' must be an integer from 0 to "
@@ -272,7 +259,7 @@ void proxy_options_read(lua_State *L, int idx, proxy_config *c) {
     }
     if (!lua_istable(L, idx))
         proxy_lua_raise(L, "maro.Proxy expects a table of options, e.g. maro.Proxy{group_name = "
-                        "..., component_type = ...}, got %s", luaL_typename(L, idx));
+                        "..., component_type = ...}, got %s", given_push(L, idx));
     holder *h = lua_newuserdatauv(L, sizeof *h, 1);
     memset(h, 0, sizeof *h);
     int keep = lua_gettop(L);
@@ -283,8 +270,10 @@ void proxy_options_read(lua_State *L, int idx, proxy_config *c) {
     while (lua_next(L, idx)) {
         const struct option *o = lua_type(L, -2) == LUA_TSTRING ? find(lua_tostring(L, -2)) : NULL;
         if (!o)
-            proxy_lua_raise(L, "maro.Proxy: unknown option '%s' (the options are in docs/api.md)",
-                            luaL_tolstring(L, -2, NULL));
+            proxy_lua_raise(L, "maro.Proxy: unknown option %s (the options are in docs/api.md)",
+                            lua_type(L, -2) == LUA_TSTRING
+                                ? lua_pushfstring(L, "'%s'", lua_tostring(L, -2))
+                                : given_push(L, -2));
         read_one(L, o, c, h, 0);
         lua_settop(L, keep + 1); /* the key */
     }

@@ -13,8 +13,8 @@
  * returns). Raises an error naming the option on anything wrong. */
 void proxy_options_read(lua_State *L, int idx, proxy_config *c);
 
-/* Raises "<where>prefix: message" pointing at the caller of the C function
- * that called it (level 2), as errors from Lua code with error(msg, 2) do. */
-int proxy_lua_raise(lua_State *L, const char *fmt, ...);
+/* The bindings' errors point at the caller: base/given.h. */
+#include "base/given.h"
+#define proxy_lua_raise given_raise
 
 #endif
