@@ -1,11 +1,13 @@
 --- maro.dist.rate_limited_log: the log lines of a worker that can repeat
--- with every message (a message no event wants, a handler's error), each
--- kind written at most once per interval; the next line, or a line when the
--- worker is idle after the interval, says how many were held back.
+-- with every message (a message no event wants, a handler's error, an error
+-- reply that cannot be sent), each kind written at most once per interval;
+-- the next line, or a line when the worker is idle after the interval, says
+-- how many were held back.
 --
 --   local lines = rate_limited_log.new(interval)
 --   lines:unwanted(msg)               -- a message no event wants was dropped
 --   lines:handler_error(label, err)   -- a handler raised err (with its traceback)
+--   lines:error_reply_failed(label, request, err)  -- its error reply was not sent
 --   lines:flush()                     -- while idle: the counts held back
 --   lines:held()                      -- lines held back and not told yet
 local log = require("maro.log")
@@ -23,9 +25,12 @@ local MAX_ERROR_LIMITERS = 64
 local Lines = {}
 Lines.__index = Lines
 
--- "1 more error", "2 more errors"
-local function count(n, what)
-  return string.format("%d %s%s", n, what, n == 1 and "" or "s")
+-- "1 more error", "2 more errors"; plural: when it is not what .. "s"
+local function count(n, what, plural)
+  if n == 1 then
+    return string.format("%d %s", n, what)
+  end
+  return string.format("%d %s", n, plural or what .. "s")
 end
 
 -- ---- messages no event wants ----------------------------------------------
@@ -111,6 +116,20 @@ function Lines:handler_error(label, err)
   end
 end
 
+-- ---- error replies that could not be sent -------------------------------------
+
+--- The error reply to a task request could not be sent (its requester left,
+-- or the handler closed the proxy): one line per interval for all handlers.
+function Lines:error_reply_failed(label, request, err)
+  local pass, held = self.reply_limiter:pass()
+  if pass then
+    local more = held > 0 and string.format(" (%s since the last such line not logged)",
+      count(held, "more such failure")) or ""
+    log.warn("dist: the handler of %s raised an error, and the error reply to '%s' (session "
+      .. "%s) could not be sent%s: %s", label, request.source, request.session_id, more, err)
+  end
+end
+
 -- ---- while idle ---------------------------------------------------------------
 
 --- The counts of what the limiters held back, once their interval has run
@@ -135,11 +154,17 @@ function Lines:flush()
     log.error("dist: handlers raised %s since the last such line (not logged)",
       count(held, "more error"))
   end
+  if self.reply_limiter:due() then
+    local _, held = self.reply_limiter:pass()
+    log.warn("dist: %s could not be sent since the last such line (not logged)",
+      count(held, "more error reply", "more error replies"))
+  end
 end
 
 --- The lines held back and not told yet.
 function Lines:held()
   local held = self.unwanted_state.limiter.held + self.error_limiters.other.held
+    + self.reply_limiter.held
   for _, lim in pairs(self.error_limiters.by_label) do
     held = held + lim.held
   end
@@ -155,6 +180,7 @@ function M.new(interval)
     interval = interval,
     unwanted_state = { limiter = log.limiter(interval), tags = {}, ntags = 0, other = 0 },
     error_limiters = { by_label = {}, count = 0, other = log.limiter(interval) },
+    reply_limiter = log.limiter(interval),
   }, Lines)
 end
 
