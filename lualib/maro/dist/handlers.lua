@@ -3,6 +3,7 @@
 --
 --   local list, err = handlers.load(path)   -- list of {event=, fn=, label=}, or nil and
 --   local list, err = handlers.check(t)     -- "file:line: what is wrong"
+--   rt:replace(handlers.entries(list))      -- the list as a register table's entries
 --
 -- The list is ordered by label (the event as the register table renders it),
 -- so that a worker's events are in the same order at every load, whatever
@@ -127,6 +128,24 @@ function M.load(path)
   end
   local list, cerr = M.check(result, path, text)
   return list, cerr, text
+end
+
+-- A registered handler: the register table hands it back with its messages,
+-- and it knows its event for the log.
+local Entry = {}
+Entry.__index = Entry
+Entry.__call = function(e, ...)
+  return e.fn(...)
+end
+
+--- The register table's entry list ({event, handler} pairs, for rt:replace)
+-- for a checked list; each handler is an entry with fields fn and label.
+function M.entries(list)
+  local out = {}
+  for i, h in ipairs(list) do
+    out[i] = { h.event, setmetatable({ fn = h.fn, label = h.label }, Entry) }
+  end
+  return out
 end
 
 --- The file's text now, or nil.
