@@ -1,5 +1,7 @@
 #include "base/strmap.h"
 
+#include "base/hash.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +13,7 @@ struct strmap_entry {
     char key[];
 };
 
-static uint64_t hash(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
+#define hash hash_bytes
 
 void strmap_init(strmap *m) { *m = (strmap){NULL, 0, 0}; }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/log.h"
 
 typedef struct owed {
@@ -27,16 +28,19 @@ typedef struct entry {
 struct session_table {
     entry **buckets;
     size_t nbuckets, count, max;
+    entry *spare; /* freed entries of small ids, chained by `chain` */
+    size_t n_spare;
     entry *oldest, *newest;
     unsigned long evicted, departures;
     log_limiter lim;
 };
 
-static uint64_t hash(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
+#define hash hash_bytes
+
+/* Entries for ids up to this long are kept for reuse when freed: a stream of
+ * notifications starts (and evicts) one session per message. */
+#define SMALL_ID 48
+#define MAX_SPARE 1024
 
 session_table *session_table_new(size_t max_sessions) {
     session_table *t = calloc(1, sizeof *t);
@@ -56,6 +60,29 @@ static void free_entry(entry *e) {
     free(e);
 }
 
+static void release(session_table *t, entry *e) {
+    if (e->len > SMALL_ID || t->n_spare >= MAX_SPARE) {
+        free_entry(e);
+        return;
+    }
+    free(e->many);
+    e->chain = t->spare;
+    t->spare = e;
+    t->n_spare++;
+}
+
+static entry *acquire(session_table *t, size_t len) {
+    entry *e = t->spare;
+    if (len <= SMALL_ID && e) {
+        t->spare = e->chain;
+        t->n_spare--;
+    } else if (!(e = malloc(sizeof *e + (len <= SMALL_ID ? SMALL_ID : len)))) {
+        return NULL;
+    }
+    memset(e, 0, sizeof *e);
+    return e;
+}
+
 void session_table_free(session_table *t) {
     if (!t) return;
     entry *e = t->oldest;
@@ -63,6 +90,11 @@ void session_table_free(session_table *t) {
         entry *next = e->newer;
         free_entry(e);
         e = next;
+    }
+    while (t->spare) {
+        entry *next = t->spare->chain;
+        free(t->spare);
+        t->spare = next;
     }
     free(t->buckets);
     free(t);
@@ -83,7 +115,7 @@ static void remove_entry(session_table *t, entry **slot) {
     if (e->newer) e->newer->older = e->older;
     else t->newest = e->older;
     t->count--;
-    free_entry(e);
+    release(t, e);
 }
 
 static void grow(session_table *t) {
@@ -106,18 +138,20 @@ int session_start(session_table *t, wire_slice id, int type, int replies) {
         (*slot)->replies += replies;
         return 0;
     }
-    if (t->count >= t->max) {
-        wire_slice old = {t->oldest->id, t->oldest->len};
-        remove_entry(t, find_slot(t, old));
-        t->evicted++;
-        unsigned long held;
-        if (log_limiter_pass(&t->lim, 10.0, &held))
-            log_debug("session table full (%zu sessions): forgot the oldest unanswered one "
-                      "(%lu forgotten so far)", t->max, t->evicted);
+    if (t->count >= t->max || t->count >= t->nbuckets) {
+        if (t->count >= t->max) {
+            wire_slice old = {t->oldest->id, t->oldest->len};
+            remove_entry(t, find_slot(t, old));
+            t->evicted++;
+            unsigned long held;
+            if (log_limiter_pass(&t->lim, 10.0, &held))
+                log_debug("session table full (%zu sessions): forgot the oldest unanswered one "
+                          "(%lu forgotten so far)", t->max, t->evicted);
+        }
+        if (t->count >= t->nbuckets) grow(t);
+        slot = find_slot(t, id); /* the chains changed */
     }
-    if (t->count >= t->nbuckets) grow(t);
-    slot = find_slot(t, id); /* the chains changed */
-    entry *e = calloc(1, sizeof *e + id.len);
+    entry *e = acquire(t, id.len);
     if (!e) return -1;
     memcpy(e->id, id.ptr, id.len);
     e->len = id.len;
@@ -171,7 +205,8 @@ static size_t settle(entry *e, uint32_t key, uint64_t upto, int one_only) {
     return n;
 }
 
-int session_on_arrival(session_table *t, const wire_header *h, uint32_t source_key) {
+int session_on_arrival(session_table *t, const wire_header *h,
+                       uint32_t (*key_of)(void *ctx, wire_slice name), void *ctx) {
     if (t->count == 0) return SESSION_DELIVER;
     entry **slot = find_slot(t, h->session_id);
     entry *e = *slot;
@@ -184,6 +219,7 @@ int session_on_arrival(session_table *t, const wire_header *h, uint32_t source_k
                 h->session_stage == STAGE_NOTIFICATION_RECEIVE || h->session_type == SESSION_NONE;
     if (final) {
         e->stage = h->session_stage;
+        uint32_t source_key = e->n_owed ? key_of(ctx, h->source) : 0;
         if (source_key) settle(e, source_key, UINT64_MAX, 1);
         if (--e->replies <= 0) remove_entry(t, slot);
     }

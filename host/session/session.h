@@ -28,10 +28,12 @@ int session_owe(session_table *t, wire_slice id, uint32_t key, uint64_t seq);
 
 enum { SESSION_DELIVER = 0, SESSION_SWALLOW = 1 };
 
-/* Updates the table for an arriving message from peer source_key (0 when
- * unknown). SESSION_SWALLOW: an ack of a task we started, which only moves
- * the stage and is never delivered. */
-int session_on_arrival(session_table *t, const wire_header *h, uint32_t source_key);
+/* Updates the table for an arriving message; key_of(ctx, h->source) gives
+ * the number of its sender (0 when unknown), asked only for a final reply to
+ * a session in the table. SESSION_SWALLOW: an ack of a task we started,
+ * which only moves the stage and is never delivered. */
+int session_on_arrival(session_table *t, const wire_header *h,
+                       uint32_t (*key_of)(void *ctx, wire_slice name), void *ctx);
 
 /* The stage seen for a session we wait on, or STAGE_NONE when unknown. */
 int session_stage(session_table *t, wire_slice id);

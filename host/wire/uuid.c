@@ -8,22 +8,35 @@
 /* Where each of the 16 bytes' two hex digits stand in the 8-4-4-4-12 form. */
 static const unsigned char at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
 
-static int hex_value(unsigned char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
+/* Hex digits to values (16 for anything else), and bytes to pairs of digits:
+ * ids are parsed and written for every message, so by table, not by branch. */
+static unsigned char digit_value[256];
+static char digit_pairs[512];
+
+static void make_tables(void) {
+    static const char hex[] = "0123456789abcdef";
+    memset(digit_value, 16, sizeof digit_value);
+    for (int i = 0; i < 16; i++) digit_value[(unsigned char)hex[i]] = (unsigned char)i;
+    for (int i = 0; i < 256; i++) {
+        digit_pairs[2 * i] = hex[i >> 4];
+        digit_pairs[2 * i + 1] = hex[i & 15];
+    }
 }
+
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 int wire_uuid_parse(const char *s, size_t len, wire_uuid *u) {
     if (len != WIRE_UUID_LEN || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
         return 0;
+    pthread_once(&tables_once, make_tables);
     uint8_t b[16];
+    unsigned bad = 0;
     for (int i = 0; i < 16; i++) {
-        int hi = hex_value((unsigned char)s[at[i]]), lo = hex_value((unsigned char)s[at[i] + 1]);
-        if (hi < 0 || lo < 0) return 0;
+        unsigned hi = digit_value[(unsigned char)s[at[i]]], lo = digit_value[(unsigned char)s[at[i] + 1]];
+        bad |= hi | lo;
         b[i] = (uint8_t)(hi << 4 | lo);
     }
-    if ((b[6] >> 4) != 4 || (b[8] >> 6) != 2) return 0;
+    if (bad & 16 || (b[6] >> 4) != 4 || (b[8] >> 6) != 2) return 0;
     memcpy(u->prefix, b, 8);
     uint64_t c = 0;
     for (int i = 8; i < 16; i++) c = c << 8 | b[i];
@@ -32,7 +45,7 @@ int wire_uuid_parse(const char *s, size_t len, wire_uuid *u) {
 }
 
 void wire_uuid_format(const wire_uuid *u, char out[WIRE_UUID_LEN]) {
-    static const char hex[] = "0123456789abcdef";
+    pthread_once(&tables_once, make_tables);
     uint8_t b[16];
     memcpy(b, u->prefix, 8);
     uint64_t c = (u->counter & WIRE_UUID_COUNTER_MAX) | (UINT64_C(2) << 62);
@@ -40,10 +53,7 @@ void wire_uuid_format(const wire_uuid *u, char out[WIRE_UUID_LEN]) {
         b[i] = (uint8_t)c;
         c >>= 8;
     }
-    for (int i = 0; i < 16; i++) {
-        out[at[i]] = hex[b[i] >> 4];
-        out[at[i] + 1] = hex[b[i] & 15];
-    }
+    for (int i = 0; i < 16; i++) memcpy(out + at[i], digit_pairs + 2 * b[i], 2);
     out[8] = out[13] = out[18] = out[23] = '-';
 }
 
