@@ -34,11 +34,14 @@ static const char message_mt_key;
 /* The constructors' field names, as upvalues: no C string lookups per call. */
 enum { F_TAG = 1, F_SOURCE, F_DESTINATION, F_PAYLOAD, F_SESSION_ID, F_MESSAGE_ID,
        F_SESSION_TYPE, F_SESSION_STAGE, F_ERROR, F_COUNT = F_ERROR };
-/* Upvalues: the metamethods hold the metatable as their first; the
- * constructors hold the field names, their addresses and the metatable. */
+/* Upvalues: the metamethods hold the metatable as their first, and
+ * __index the field names as its second; the constructors hold the field
+ * names and the metatable. The names are a userdata of their addresses
+ * whose user value keeps the strings alive. */
 #define UP_META lua_upvalueindex(1)
-#define UP_CTOR_NAMES lua_upvalueindex(F_COUNT + 1)
-#define UP_CTOR_META lua_upvalueindex(F_COUNT + 2)
+#define UP_NAMES lua_upvalueindex(2) /* of __index */
+#define UP_CTOR_NAMES lua_upvalueindex(1)
+#define UP_CTOR_META lua_upvalueindex(2)
 static const char *const field_names[] = {NULL, "tag", "source", "destination", "payload",
                                           "session_id", "message_id", "session_type",
                                           "session_stage", "error"};
@@ -61,16 +64,23 @@ static int bytes_gc(lua_State *L) {
 static message *push_new(lua_State *L, const wire_header *h, size_t extra, int meta) {
     char sid[WIRE_UUID_LEN], mid[WIRE_UUID_LEN];
     wire_slice session_id = h->session_id, message_id = h->message_id;
-    wire_uuid u;
+    wire_uuid su = h->session_uuid, mu = h->message_uuid;
+    unsigned char uuids = h->uuids;
     if (!session_id.ptr) {
-        wire_uuid_next(&u);
-        wire_uuid_format(&u, sid);
+        wire_uuid_next(&su);
+        wire_uuid_format(&su, sid);
         session_id = (wire_slice){sid, WIRE_UUID_LEN};
+        uuids |= WIRE_SESSION_UUID;
+    } else if (!(uuids & WIRE_SESSION_UUID) && wire_uuid_parse(session_id.ptr, session_id.len, &su)) {
+        uuids |= WIRE_SESSION_UUID;
     }
     if (!message_id.ptr) {
-        wire_uuid_next(&u);
-        wire_uuid_format(&u, mid);
+        wire_uuid_next(&mu);
+        wire_uuid_format(&mu, mid);
         message_id = (wire_slice){mid, WIRE_UUID_LEN};
+        uuids |= WIRE_MESSAGE_UUID;
+    } else if (!(uuids & WIRE_MESSAGE_UUID) && wire_uuid_parse(message_id.ptr, message_id.len, &mu)) {
+        uuids |= WIRE_MESSAGE_UUID;
     }
     wire_slice parts[6] = {h->tag, h->source, h->destination, session_id, message_id, h->error};
     size_t total = 0;
@@ -96,6 +106,9 @@ static message *push_new(lua_State *L, const wire_header *h, size_t extra, int m
     }
     m->h.session_type = h->session_type;
     m->h.session_stage = h->session_stage;
+    m->h.uuids = uuids;
+    m->h.session_uuid = su;
+    m->h.message_uuid = mu;
     return m;
 }
 
@@ -235,23 +248,29 @@ static void push_name_or_nil(lua_State *L, const char *name) {
     else lua_pushnil(L);
 }
 
+/* Field names are short strings, which Lua interns: a key is a field
+ * exactly when it is the same object as the field's name (see new_message). */
 static int message_index(lua_State *L) {
     message *m = message_check_with(L, 1, UP_META);
-    size_t len;
-    const char *k = lua_tolstring(L, 2, &len);
-    if (!k) return 0;
-#define IS(name) (len == sizeof(name) - 1 && memcmp(k, name, len) == 0)
-    if (IS("payload")) push_payload(L, 1, m);
-    else if (IS("tag")) push_slice(L, m->h.tag);
-    else if (IS("source")) push_slice(L, m->h.source);
-    else if (IS("destination")) push_slice(L, m->h.destination);
-    else if (IS("session_id")) push_slice(L, m->h.session_id);
-    else if (IS("message_id")) push_slice(L, m->h.message_id);
-    else if (IS("session_type")) push_name_or_nil(L, wire_session_type_name(m->h.session_type));
-    else if (IS("session_stage")) push_name_or_nil(L, wire_session_stage_name(m->h.session_stage));
-    else if (IS("error") && m->h.error.ptr) push_slice(L, m->h.error);
-    else lua_pushnil(L);
-#undef IS
+    const void *k = lua_topointer(L, 2);
+    const void *const *names = lua_touserdata(L, UP_NAMES);
+    int f = 1;
+    while (f <= F_COUNT && names[f] != k) f++;
+    switch (f) {
+    case F_PAYLOAD: push_payload(L, 1, m); break;
+    case F_TAG: push_slice(L, m->h.tag); break;
+    case F_SOURCE: push_slice(L, m->h.source); break;
+    case F_DESTINATION: push_slice(L, m->h.destination); break;
+    case F_SESSION_ID: push_slice(L, m->h.session_id); break;
+    case F_MESSAGE_ID: push_slice(L, m->h.message_id); break;
+    case F_SESSION_TYPE: push_name_or_nil(L, wire_session_type_name(m->h.session_type)); break;
+    case F_SESSION_STAGE: push_name_or_nil(L, wire_session_stage_name(m->h.session_stage)); break;
+    case F_ERROR:
+        if (m->h.error.ptr) push_slice(L, m->h.error);
+        else lua_pushnil(L);
+        break;
+    default: lua_pushnil(L);
+    }
     return 1;
 }
 
@@ -445,14 +464,31 @@ static int l_wire_decode(lua_State *L) {
     return 1;
 }
 
+/* Pushes the field names: a userdata of their addresses, which holds the
+ * strings themselves in its user value. */
+static void push_names(lua_State *L) {
+    const void **names = lua_newuserdatauv(L, (F_COUNT + 1) * sizeof *names, 1);
+    names[0] = NULL;
+    lua_createtable(L, F_COUNT, 0);
+    for (int f = 1; f <= F_COUNT; f++) {
+        lua_pushstring(L, field_names[f]);
+        names[f] = lua_topointer(L, -1);
+        lua_rawseti(L, -2, f);
+    }
+    lua_setiuservalue(L, -2, 1);
+}
+
 void message_register(lua_State *L) {
     if (luaL_newmetatable(L, MESSAGE_TYPE)) {
-        static const luaL_Reg meta[] = {{"__index", message_index},
-                                        {"__newindex", message_newindex},
+        static const luaL_Reg meta[] = {{"__newindex", message_newindex},
                                         {"__tostring", message_tostring},
                                         {NULL, NULL}};
         lua_pushvalue(L, -1);
         luaL_setfuncs(L, meta, 1);
+        lua_pushvalue(L, -1);
+        push_names(L);
+        lua_pushcclosure(L, message_index, 2);
+        lua_setfield(L, -2, "__index");
     }
     lua_rawsetp(L, LUA_REGISTRYINDEX, &message_mt_key);
     if (luaL_newmetatable(L, BYTES_TYPE)) {
@@ -466,16 +502,7 @@ void message_register(lua_State *L) {
                                      {"wire_encode", l_wire_encode},
                                      {"wire_decode", l_wire_decode},
                                      {NULL, NULL}};
-    /* Upvalues: the field names, which keep those strings alive, their
-     * addresses (read once here rather than in every constructor call), and
-     * the metatable. */
-    const void **names = lua_newuserdatauv(L, (F_COUNT + 1) * sizeof *names, 0);
-    names[0] = NULL;
-    for (int f = 1; f <= F_COUNT; f++) {
-        lua_pushstring(L, field_names[f]);
-        names[f] = lua_topointer(L, -1);
-        lua_insert(L, -2); /* the address table stays last */
-    }
+    push_names(L);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &message_mt_key);
-    luaL_setfuncs(L, funcs, F_COUNT + 2);
+    luaL_setfuncs(L, funcs, 2);
 }

@@ -14,11 +14,19 @@ typedef struct ids {
     char session[WIRE_UUID_LEN], message[WIRE_UUID_LEN];
 } ids;
 
-static wire_slice new_id(char out[WIRE_UUID_LEN]) {
-    wire_uuid u;
-    wire_uuid_next(&u);
-    wire_uuid_format(&u, out);
-    return (wire_slice){out, WIRE_UUID_LEN};
+/* A new session id for h, kept in id. */
+static void fresh_session(wire_header *h, ids *id) {
+    wire_uuid_next(&h->session_uuid);
+    wire_uuid_format(&h->session_uuid, id->session);
+    h->session_id = (wire_slice){id->session, WIRE_UUID_LEN};
+    h->uuids |= WIRE_SESSION_UUID;
+}
+
+static void fresh_message(wire_header *h, ids *id) {
+    wire_uuid_next(&h->message_uuid);
+    wire_uuid_format(&h->message_uuid, id->message);
+    h->message_id = (wire_slice){id->message, WIRE_UUID_LEN};
+    h->uuids |= WIRE_MESSAGE_UUID;
 }
 
 static int check_session_type(lua_State *L, int idx, const char *method) {
@@ -116,10 +124,11 @@ static int l_send(lua_State *L) {
 static int l_isend_to(lua_State *L) {
     proxy *p = proxy_lua_open(L, "isend_to");
     ids id;
-    wire_header h = {{NULL, 0}, check_name(L, 3, "isend_to", "tag"),
-                     {proxy_name(p), strlen(proxy_name(p))},
-                     check_name(L, 2, "isend_to", "destination"), new_id(id.session),
-                     new_id(id.message), {NULL, 0}, SESSION_NONE, STAGE_NONE};
+    wire_header h = {.tag = check_name(L, 3, "isend_to", "tag"),
+                     .source = {proxy_name(p), strlen(proxy_name(p))},
+                     .destination = check_name(L, 2, "isend_to", "destination")};
+    fresh_session(&h, &id);
+    fresh_message(&h, &id);
     lua_settop(L, 4);
     send_or_raise(L, p, &h, encode_payload(L, 4, "isend_to", ""), PROXY_SEND_MINIMAL,
                   "isend_to", "");
@@ -172,9 +181,11 @@ static int l_iscatter(lua_State *L) {
                                    "got %s", (int)i, luaL_typename(L, -1));
         lua_rawgeti(L, pair, 2);
         ids id;
-        wire_header h = {{NULL, 0}, tag, {proxy_name(p), strlen(proxy_name(p))}, {dest, dlen},
-                         new_id(id.session), new_id(id.message), {NULL, 0}, type,
-                         wire_request_stage(type)};
+        wire_header h = {.tag = tag, .source = {proxy_name(p), strlen(proxy_name(p))},
+                         .destination = {dest, dlen}, .session_type = type,
+                         .session_stage = wire_request_stage(type)};
+        fresh_session(&h, &id);
+        fresh_message(&h, &id);
         blob *payload = encode_payload(L, -1, "iscatter", where);
         send_or_raise(L, p, &h, payload, PROXY_SEND_MINIMAL | PROXY_SEND_SESSION, "iscatter",
                       where);
@@ -203,9 +214,11 @@ static int l_ibroadcast(lua_State *L) {
     lua_settop(L, 5);
     ids id;
     /* One header for all: the destination is the type; replies name their real source. */
-    wire_header h = {{NULL, 0}, tag, {proxy_name(p), strlen(proxy_name(p))}, ctype,
-                     new_id(id.session), new_id(id.message), {NULL, 0}, type,
-                     wire_request_stage(type)};
+    wire_header h = {.tag = tag, .source = {proxy_name(p), strlen(proxy_name(p))},
+                     .destination = ctype, .session_type = type,
+                     .session_stage = wire_request_stage(type)};
+    fresh_session(&h, &id);
+    fresh_message(&h, &id);
     blob *payload = encode_payload(L, 5, "ibroadcast", "");
     char err[ERRLEN];
     int reached;
@@ -265,10 +278,9 @@ static void read_options(lua_State *L, int idx, const char *method, const char *
         if (lua_getfield(L, idx, "error") != LUA_TNIL) {
             size_t len;
             const char *e = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-            if (!e || len > WIRE_MAX_ERROR)
-                proxy_lua_raise(L, "proxy:%s: option 'error' must be a string of at most %d "
-                                "bytes, got %s", method, WIRE_MAX_ERROR,
-                                e ? "a longer one" : luaL_typename(L, -1));
+            if (!e || len == 0 || len > WIRE_MAX_ERROR)
+                proxy_lua_raise(L, "proxy:%s: option 'error' must be a string of 1 to %d "
+                                "bytes, got %s", method, WIRE_MAX_ERROR, given_push(L, -1));
             h->error = (wire_slice){e, len};
         }
         lua_pop(L, 1);
@@ -307,7 +319,7 @@ static int l_reply(lua_State *L) {
                                                     : "plain (no session type)");
     h.destination = h.source;
     h.source = (wire_slice){proxy_name(p), strlen(proxy_name(p))};
-    h.message_id = new_id(id.message);
+    fresh_message(&h, &id);
     if (h.session_type == SESSION_TASK)
         h.session_stage = ack ? STAGE_TASK_RECEIVE : STAGE_TASK_COMPLETE;
     else if (h.session_type == SESSION_NOTIFICATION)
@@ -325,7 +337,7 @@ static int l_forward(lua_State *L) {
     h.destination = check_name(L, 3, "forward", "destination");
     read_options(L, 4, "forward", keys, &h, NULL);
     h.source = (wire_slice){proxy_name(p), strlen(proxy_name(p))};
-    h.message_id = new_id(id.message);
+    fresh_message(&h, &id);
     send_derived(L, p, 2, &h, "forward");
     push_ids(L, h.session_id, 1);
     return 1;

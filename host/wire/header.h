@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "wire/uuid.h"
+
 #define WIRE_VERSION 2
 #define WIRE_MAX_NAME 1024  /* group, tag, source, destination, ids: bytes */
 #define WIRE_MAX_ERROR 4096 /* an error text: bytes */
@@ -28,10 +30,16 @@ typedef struct wire_slice {
     size_t len;
 } wire_slice;
 
+enum { WIRE_SESSION_UUID = 1, WIRE_MESSAGE_UUID = 2 };
+
 typedef struct wire_header {
     wire_slice group, tag, source, destination, session_id, message_id;
     wire_slice error; /* ptr NULL: no error */
     int session_type, session_stage;
+    /* The ids in UUID form too, when they are UUIDs (the bits say which):
+     * a packet is written from these without parsing the strings again. */
+    unsigned char uuids;
+    wire_uuid session_uuid, message_uuid;
 } wire_header;
 
 const char *wire_session_type_name(int type);   /* NULL for SESSION_NONE */

@@ -75,9 +75,10 @@ static char *put_name(wire_packet_writer *w, char *o, wire_slice s, size_t *at, 
     return o + s.len;
 }
 
-static char *put_id(wire_packet_writer *w, char *o, wire_slice s) {
+static char *put_id(wire_packet_writer *w, char *o, wire_slice s, const wire_uuid *known) {
     wire_uuid u;
-    if (!wire_uuid_parse(s.ptr, s.len, &u)) {
+    if (known) u = *known;
+    else if (!wire_uuid_parse(s.ptr, s.len, &u)) {
         *o++ = ID_STRING;
         return put_bytes(o, s.ptr, s.len);
     }
@@ -119,8 +120,8 @@ int wire_packet_add(wire_packet_writer *w, const wire_header *h, const char *pay
         o = put_name(w, o, h->destination, &w->dest_at, &w->dest_len);
         w->have_dest = 1;
     }
-    o = put_id(w, o, h->session_id);
-    o = put_id(w, o, h->message_id);
+    o = put_id(w, o, h->session_id, h->uuids & WIRE_SESSION_UUID ? &h->session_uuid : NULL);
+    o = put_id(w, o, h->message_id, h->uuids & WIRE_MESSAGE_UUID ? &h->message_uuid : NULL);
     if (h->error.ptr) {
         f |= F_ERROR;
         o = put_bytes(o, h->error.ptr, h->error.len);
@@ -223,7 +224,9 @@ static int broken(wire_packet_reader *r, const char *what, char *err, size_t err
 }
 
 /* Reads an id into h's slice: a string, or a UUID kept in r->ids[slot]. */
-static int get_id(wire_packet_reader *r, int slot, wire_slice *s, const char **bad) {
+static int get_id(wire_packet_reader *r, int slot, wire_slice *s, wire_uuid *uuid, int *is_uuid,
+                  const char **bad) {
+    *is_uuid = 0;
     if (r->p >= r->end) return -1;
     unsigned kind = *r->p++;
     if (kind == ID_STRING) {
@@ -256,6 +259,8 @@ static int get_id(wire_packet_reader *r, int slot, wire_slice *s, const char **b
     r->have_id = 1;
     wire_uuid_format(&u, r->ids[slot]);
     *s = (wire_slice){r->ids[slot], WIRE_UUID_LEN};
+    *uuid = u;
+    *is_uuid = 1;
     return 0;
 }
 
@@ -302,8 +307,11 @@ int wire_packet_next(wire_packet_reader *r, wire_header *h, wire_slice *payload,
     h->tag = r->tag;
     h->source = r->source;
     h->destination = r->dest;
-    if (get_id(r, 0, &h->session_id, &bad) != 0 || get_id(r, 1, &h->message_id, &bad) != 0)
+    int sid_uuid, mid_uuid;
+    if (get_id(r, 0, &h->session_id, &h->session_uuid, &sid_uuid, &bad) != 0 ||
+        get_id(r, 1, &h->message_id, &h->message_uuid, &mid_uuid, &bad) != 0)
         return broken(r, "an unreadable id", err, errlen);
+    h->uuids = (unsigned char)((sid_uuid ? WIRE_SESSION_UUID : 0) | (mid_uuid ? WIRE_MESSAGE_UUID : 0));
     if (f & F_ERROR) {
         int rc = get_bytes(r, &h->error, WIRE_MAX_ERROR);
         if (rc == -1) return broken(r, "an error text longer than the bytes left", err, errlen);
