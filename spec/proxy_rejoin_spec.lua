@@ -71,7 +71,10 @@ describe("rejoin", function()
     for i = 1, n do
       want[#want + 1] = "got " .. i
     end
-    assert.are.equal("ready\n" .. table.concat(want, "\n") .. "\n", w:stdout())
+    -- The message the dead run got just before it died may come again: it
+    -- had not acknowledged it yet, and the cache sends such messages again.
+    local out = w:stdout():gsub("^ready\ngot 0\n", "ready\n")
+    assert.are.equal("ready\n" .. table.concat(want, "\n") .. "\n", out)
     assert.matches("rejoined group '[^']+' at tcp://[^ ]+ after [%d.]+ s; sending the " .. n
       .. " messages kept for it", m:stderr())
   end)

@@ -8,8 +8,12 @@
 #include "wire/packet.h"
 #include "wire/payload.h"
 
-#define ACK_AFTER_PACKETS 32 /* a stream is acknowledged at least this often... */
-#define ACK_DELAY 0.002      /* ...and a lone packet within this (when the proxy is in use) */
+/* An acknowledgement rides on the next packet to its sender; when none goes
+ * that way, it is sent alone after ACK_DELAY (or ACK_AFTER_PACKETS packets),
+ * so that request and reply cost no extra packet, and a broadcast's 32
+ * replies no 32 extra ones. */
+#define ACK_AFTER_PACKETS 64
+#define ACK_DELAY 0.01
 #define RESOLVE_EVERY 2.0    /* seconds between lookups of a sender that is not a peer */
 
 static void drop(proxy *p, const char *why) {
@@ -39,8 +43,16 @@ int inbox_full(proxy *p) {
 }
 
 /* One message of a packet, checked: handed to take or buffered. */
+/* The session key of a reply's source: looked up only for replies to
+ * sessions this proxy follows. */
+static uint32_t key_of(void *ctx, wire_slice name) {
+    proxy *p = ctx;
+    peer *pe = peer_table_find(&p->peers, name.ptr, name.len);
+    return pe ? pe->key : 0;
+}
+
 static void accept_message(proxy *p, const wire_header *h, wire_slice payload, blob *owner,
-                           int (*take)(void *, rx_item *), void *ctx) {
+                           int (*take)(void *, const proxy_arrival *), void *ctx) {
     char err[300];
     if (!same(h->destination, p->name) && !same(h->destination, p->type)) {
         snprintf(err, sizeof err, "it is addressed to '%.*s', not to this member ('%s', of "
@@ -53,15 +65,16 @@ static void accept_message(proxy *p, const wire_header *h, wire_slice payload, b
         drop(p, err);
         return;
     }
-    peer *from = peer_table_find(&p->peers, h->source.ptr, h->source.len);
-    if (session_on_arrival(p->sessions, h, from ? from->key : 0) == SESSION_SWALLOW) return;
+    if (session_on_arrival(p->sessions, h, key_of, p) == SESSION_SWALLOW) return;
+    p->received++;
+    proxy_arrival m = {h, payload.ptr, payload.len, owner};
+    if (take && take(ctx, &m)) return; /* handed out as it came: nothing copied */
     rx_item *it = rx_item_new(h, payload.ptr, payload.len, owner);
     if (!it) {
         drop(p, "out of memory while keeping a message");
         return;
     }
-    p->received++;
-    if (!take || !take(ctx, it)) rxbuf_push(&p->buf, it);
+    rxbuf_push(&p->buf, it);
 }
 
 /* A sender's acknowledgement of our packets, and the note that we owe it one. */
@@ -98,18 +111,20 @@ static int open_transmission(proxy *p, transport_rx *rx, wire_packet_reader *r) 
             p->duplicates++;
             log_debug("dropped packet %llu from '%s': a copy of one received already",
                       (unsigned long long)r->head.seq, s->name);
-            if (!s->unacked++) s->pending_since = now; /* it should hear that we have it */
+            s->unacked++; /* it should hear that we have it */
             return -1;
         }
         s->last_seq = r->head.seq;
-        if (!s->unacked++) s->pending_since = now;
+        s->unacked++;
     }
     return 0;
 }
 
 /* Takes messages out of the open transmission while the buffer has room;
  * 1 when the transmission is done. */
-static int read_messages(proxy *p, int (*take)(void *, rx_item *), void *ctx) {
+static int read_messages(proxy *p, const proxy_wait_spec *w) {
+    int (*take)(void *, const proxy_arrival *) = w ? w->take : NULL;
+    void *ctx = w ? w->ctx : NULL;
     transport_rx *rx = &p->rx;
     wire_header h;
     wire_slice payload;
@@ -117,6 +132,7 @@ static int read_messages(proxy *p, int (*take)(void *, rx_item *), void *ctx) {
     char err[300];
     for (;;) {
         if (take == NULL && inbox_full(p)) return 0;
+        if (w && w->done && w->done(ctx)) return 0; /* the rest waits for the next pump */
         int rc = wire_packet_next(&p->reader, &h, &payload, &frame, err, sizeof err);
         if (rc == WIRE_PACKET_END) return 1;
         if (rc == WIRE_PACKET_BROKEN) {
@@ -137,16 +153,16 @@ static int read_messages(proxy *p, int (*take)(void *, rx_item *), void *ctx) {
     }
 }
 
-int inbox_pump(proxy *p, int (*take)(void *ctx, rx_item *it), void *ctx) {
+int inbox_pump(proxy *p, const proxy_wait_spec *w) {
     for (;;) {
         /* A transmission may hold many messages: it is read as far as the
-         * bounds allow, and the rest waits for the next pump. */
+         * bounds and the wait allow, and the rest waits for the next pump. */
         if (p->rx_open) {
-            if (!read_messages(p, take, ctx)) return 1;
+            if (!read_messages(p, w)) return inbox_full(p);
             transport_rx_free(&p->rx);
             p->rx_open = 0;
         }
-        if (inbox_full(p)) return 1;
+        if (inbox_full(p) || (w && w->done && w->done(w->ctx))) return inbox_full(p);
         char err[256];
         int rc = transport_try_recv(p->tr, &p->rx, err, sizeof err);
         if (rc == 0) return 0;
@@ -162,25 +178,47 @@ int inbox_pump(proxy *p, int (*take)(void *ctx, rx_item *it), void *ctx) {
     }
 }
 
+/* The peer a sender is, looked up once in a while when it is none yet: it
+ * is owed an acknowledgement (and, likely, a reply). */
+static peer *sender_peer(proxy *p, sender *s, double now) {
+    peer *pe = peer_table_find(&p->peers, s->name, strlen(s->name));
+    if (!pe && now >= s->resolve_at) {
+        char err[300];
+        s->resolve_at = now + RESOLVE_EVERY;
+        pe = membership_find(p, (wire_slice){s->name, strlen(s->name)}, 0.05, err, sizeof err);
+        if (!pe) log_debug("cannot acknowledge what '%s' sent: %s", s->name, err);
+    }
+    return pe && pe->state == PEER_LIVE ? pe : NULL;
+}
+
 void inbox_acknowledge(proxy *p, int all) {
     double now = clock_now();
     for (size_t i = 0; i < p->senders.n; i++) {
         sender *s = p->senders.all[i];
-        if (!s->unacked) continue;
-        if (!all && s->unacked < ACK_AFTER_PACKETS && now - s->pending_since < ACK_DELAY) continue;
-        peer *pe = peer_table_find(&p->peers, s->name, strlen(s->name));
-        if (!pe && now >= s->resolve_at) {
-            /* A sender that is no peer yet: look it up once in a while, since
-             * it is owed an acknowledgement (and, likely, a reply). */
-            char err[300];
-            s->resolve_at = now + RESOLVE_EVERY;
-            pe = membership_find(p, s->name, 0.05, err, sizeof err);
-            if (!pe) log_debug("cannot acknowledge what '%s' sent: %s", s->name, err);
+        if (!s->unacked && !s->flush_at) continue;
+        peer *pe = sender_peer(p, s, now);
+        if (!pe) continue;
+        if (s->unacked) { /* the next packet its way carries it */
+            transport_set_ack(p->tr, pe->tp, s->incarnation, s->last_seq);
+            s->acked_seq = s->last_seq;
+            s->since_flush += s->unacked;
+            s->unacked = 0;
+            if (!s->flush_at) s->flush_at = now + ACK_DELAY;
         }
-        if (!pe || pe->state != PEER_LIVE) continue;
-        transport_set_ack(p->tr, pe->tp, s->incarnation, s->last_seq);
-        s->acked_seq = s->last_seq;
-        s->unacked = 0;
-        if (!all) transport_flush(p->tr, pe->tp); /* a wait flushes them all itself */
+        if (all || now >= s->flush_at || s->since_flush >= ACK_AFTER_PACKETS) {
+            transport_flush(p->tr, pe->tp); /* alone, unless a packet carried it meanwhile */
+            s->flush_at = 0;
+            s->since_flush = 0;
+        }
     }
+}
+
+double inbox_ack_due(const proxy *p) {
+    double due = 1e300;
+    for (size_t i = 0; i < p->senders.n; i++) {
+        const sender *s = p->senders.all[i];
+        if (s->unacked) return 0;
+        if (s->flush_at && s->flush_at < due) due = s->flush_at;
+    }
+    return due;
 }

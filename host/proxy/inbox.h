@@ -9,13 +9,18 @@
 
 #include "proxy/proxy_impl.h"
 
-/* Reads what has arrived while the buffer is below its bounds; each message
- * goes to take (when given and it takes it) or the buffer. Returns 1 when
- * a bound stopped it. */
-int inbox_pump(proxy *p, int (*take)(void *ctx, rx_item *it), void *ctx);
-/* Acknowledges what is due (every pending one when all is set: the proxy is
- * about to wait). */
+/* Reads what has arrived while the buffer is below its bounds and the wait
+ * w is not done; each message goes to w->take (when it takes it) or the
+ * buffer. What it did not read of a transmission stays for the next pump:
+ * a receive that takes one message at a time takes each as it comes, never
+ * copied into the buffer. Returns 1 when a bound stopped it. */
+int inbox_pump(proxy *p, const proxy_wait_spec *w);
+/* Hands the acknowledgements owed to the transport, to ride on the next
+ * packet to each sender, and sends alone those that waited long enough
+ * (every one when all is set: the proxy is leaving). */
 void inbox_acknowledge(proxy *p, int all);
+/* When inbox_acknowledge next has something to send alone. */
+double inbox_ack_due(const proxy *p);
 /* The receive buffer is at a bound. */
 int inbox_full(proxy *p);
 

@@ -9,7 +9,7 @@ int loop_run(proxy *p, const proxy_wait_spec *w, peer *writable) {
     for (;;) {
         /* What arrived first: a peer's last acknowledgement comes before its
          * goodbye, which travels through Redis. */
-        int full = inbox_pump(p, w->take, w->ctx);
+        int full = inbox_pump(p, w);
         membership_sync(p);
         inbox_acknowledge(p, 0);
         if (w->done && w->done(w->ctx)) return PROXY_DONE;
@@ -20,9 +20,9 @@ int loop_run(proxy *p, const proxy_wait_spec *w, peer *writable) {
         /* Waiting for particular messages with the buffer full of others
          * cannot end well: the caller hands what it has back. */
         if (full && w->take) return PROXY_FULL;
-        double until = membership_due(p);
+        double until = membership_due(p), acks = inbox_ack_due(p);
+        if (acks < until) until = acks;
         if (w->deadline >= 0 && w->deadline < until) until = w->deadline;
-        inbox_acknowledge(p, 1); /* the wait sends them */
         transport_fd fds[2 + PROXY_MAX_WATCHED_FDS] = {
             {discovery_notify_fd(p->disc), 0}, {w->uninterruptible ? -1 : interrupt_fd(), 0}};
         int nfds = 2;

@@ -187,11 +187,12 @@ void membership_sync(proxy *p) {
 
 double membership_due(const proxy *p) { return p->next_membership; }
 
-peer *membership_find(proxy *p, const char *name, double timeout, char *err, size_t errlen) {
-    peer *pe = peer_table_find(&p->peers, name, strlen(name));
+peer *membership_find(proxy *p, wire_slice who, double timeout, char *err, size_t errlen) {
+    peer *pe = peer_table_find(&p->peers, who.ptr, who.len);
     if (pe) return pe;
     registration r;
-    char why[512];
+    char why[512], name[WIRE_MAX_NAME + 1];
+    snprintf(name, sizeof name, "%.*s", (int)who.len, who.ptr);
     int rc = discovery_resolve(p->disc, name, timeout, &r, why, sizeof why);
     if (rc < 0) {
         snprintf(err, errlen, "cannot look up destination '%s' in group '%s': %s", name,

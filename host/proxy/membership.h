@@ -20,7 +20,7 @@ int membership_follow(proxy *p, const char *type);
 /* The peer of that name: from the table, else looked up (waiting at most
  * timeout seconds for the registry), connected and its type followed.
  * NULL with err naming the name and the group. */
-peer *membership_find(proxy *p, const char *name, double timeout, char *err, size_t errlen);
+peer *membership_find(proxy *p, wire_slice name, double timeout, char *err, size_t errlen);
 /* How many messages peers were sent or kept that are not known to have
  * arrived (at close). */
 uint64_t membership_undelivered(proxy *p);

@@ -118,14 +118,25 @@ rx_item *proxy_take_buffered(proxy *p, proxy_match_fn match, void *ctx);
 #define PROXY_NO_WAIT (-2.0) /* a deadline that only takes what has arrived */
 enum { PROXY_DONE = 0, PROXY_TIMEOUT, PROXY_WOKEN, PROXY_FULL, PROXY_INTERRUPTED };
 
+/* A message as it arrives: its header, and its payload's bytes, which
+ * `owner` holds (a reference may be taken) or, when owner is NULL, the
+ * caller must copy before it returns. */
+typedef struct proxy_arrival {
+    const wire_header *h;
+    const char *payload;
+    size_t payload_len;
+    blob *owner;
+} proxy_arrival;
+
 /* One wait (docs/proxy.md, "The one wait"): receives until done(ctx) says
  * so, the deadline (a clock_now() time; < 0: none) passes, a watched
  * descriptor is readable (with watched set), or the buffer is full while
- * take cannot use what is in it. take(ctx, it) is offered every message as
- * it arrives: 1 takes it (the caller owns it then), 0 leaves it buffered. */
+ * take cannot use what is in it. take(ctx, m) is offered every message as
+ * it arrives: 1 takes it (it is the caller's then: nothing is kept), 0
+ * leaves it to the buffer. */
 typedef struct proxy_wait_spec {
     double deadline;
-    int (*take)(void *ctx, rx_item *it);
+    int (*take)(void *ctx, const proxy_arrival *m);
     int (*done)(void *ctx);
     void *ctx;
     int watched;

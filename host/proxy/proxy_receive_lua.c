@@ -14,33 +14,60 @@ void proxy_lua_push_message(lua_State *L, rx_item *it, int meta) {
 
 /* ---- one message at a time ---------------------------------------------- */
 
-typedef struct first {
-    rx_item *it;
-} first;
+/* What a receive gives for a message: pushes it, returns how many values. */
+typedef int (*push_fn)(lua_State *L, const proxy_arrival *m, int meta);
 
-static int take_first(void *ctx, rx_item *it) {
-    first *f = ctx;
-    if (f->it) return 0;
-    f->it = it;
+static int push_as_message(lua_State *L, const proxy_arrival *m, int meta) {
+    message_push_received(L, m->h, m->payload, m->payload_len, m->owner, meta);
     return 1;
 }
 
-static int got_first(void *ctx) { return ((first *)ctx)->it != NULL; }
+/* tag, payload, source, session_id: what a loop usually reads, without a Message. */
+static int push_as_values(lua_State *L, const proxy_arrival *m, int meta) {
+    char err[512];
+    (void)meta;
+    lua_pushlstring(L, m->h->tag.ptr, m->h->tag.len);
+    if (payload_decode(L, m->payload, m->payload_len, err, sizeof err) != 0)
+        return luaL_error(L, "proxy:receive_values: %s", err); /* checked on arrival */
+    lua_pushlstring(L, m->h->source.ptr, m->h->source.len);
+    lua_pushlstring(L, m->h->session_id.ptr, m->h->session_id.len);
+    return 4;
+}
 
-/* The oldest message within timeout seconds (< 0: forever), or NULL. */
-static rx_item *next_message(lua_State *L, proxy *p, double timeout, const char *method) {
+typedef struct first {
+    lua_State *L;
+    push_fn push;
+    int meta, pushed;
+} first;
+
+static int take_first(void *ctx, const proxy_arrival *m) {
+    first *f = ctx;
+    if (f->pushed) return 0;
+    f->pushed = f->push(f->L, m, f->meta);
+    return 1;
+}
+
+static int got_first(void *ctx) { return ((first *)ctx)->pushed != 0; }
+
+/* Pushes the oldest message within timeout seconds (< 0: forever) as push
+ * does, taken from the buffer or as it arrives; returns how many values it
+ * pushed (0: none came). */
+static int next_message(lua_State *L, proxy *p, double timeout, const char *method, push_fn push,
+                        int meta) {
     rx_item *it = proxy_take_buffered(p, NULL, NULL);
-    if (it) return it;
-    first f = {NULL};
+    if (it) {
+        proxy_arrival m = {&it->h, it->payload, it->payload_len, it->owner};
+        int n = push(L, &m, meta);
+        rx_item_free(it);
+        return n;
+    }
+    first f = {L, push, meta, 0};
     proxy_wait_spec w = {.deadline = timeout == 0  ? PROXY_NO_WAIT
                                      : timeout < 0 ? -1
                                                    : clock_now() + timeout,
                          .take = take_first, .done = got_first, .ctx = &f, .watched = 1};
-    if (proxy_wait(p, &w) == PROXY_INTERRUPTED) {
-        rx_item_free(f.it);
-        proxy_lua_interrupted(L, method);
-    }
-    return f.it;
+    if (proxy_wait(p, &w) == PROXY_INTERRUPTED && !f.pushed) proxy_lua_interrupted(L, method);
+    return f.pushed;
 }
 
 static double check_timeout(lua_State *L, int idx, const char *method) {
@@ -50,9 +77,9 @@ static double check_timeout(lua_State *L, int idx, const char *method) {
 
 static int l_receive_once(lua_State *L) {
     proxy *p = proxy_lua_open(L, "receive_once");
-    rx_item *it = next_message(L, p, check_timeout(L, 2, "receive_once"), "receive_once");
-    if (it) proxy_lua_push_message(L, it, UP_MSG_META);
-    else lua_pushnil(L);
+    double timeout = check_timeout(L, 2, "receive_once");
+    if (!next_message(L, p, timeout, "receive_once", push_as_message, UP_MSG_META))
+        lua_pushnil(L);
     return 1;
 }
 
@@ -60,10 +87,7 @@ static int receive_step(lua_State *L) {
     lproxy *lp = lua_touserdata(L, lua_upvalueindex(1));
     if (!lp->p) return 0; /* closed inside the loop: the loop ends */
     double timeout = lua_isnil(L, lua_upvalueindex(2)) ? -1 : lua_tonumber(L, lua_upvalueindex(2));
-    rx_item *it = next_message(L, lp->p, timeout, "receive");
-    if (!it) return 0;
-    proxy_lua_push_message(L, it, lua_upvalueindex(3));
-    return 1;
+    return next_message(L, lp->p, timeout, "receive", push_as_message, lua_upvalueindex(3));
 }
 
 static int l_receive(lua_State *L) {
@@ -81,18 +105,7 @@ static int values_step(lua_State *L) {
     lproxy *lp = lua_touserdata(L, lua_upvalueindex(1));
     if (!lp->p) return 0;
     double timeout = lua_isnil(L, lua_upvalueindex(2)) ? -1 : lua_tonumber(L, lua_upvalueindex(2));
-    rx_item *it = next_message(L, lp->p, timeout, "receive_values");
-    if (!it) return 0;
-    char err[512];
-    lua_pushlstring(L, it->h.tag.ptr, it->h.tag.len);
-    if (payload_decode(L, it->payload, it->payload_len, err, sizeof err) != 0) {
-        rx_item_free(it); /* checked on arrival: cannot happen */
-        return luaL_error(L, "proxy:receive_values: %s", err);
-    }
-    lua_pushlstring(L, it->h.source.ptr, it->h.source.len);
-    lua_pushlstring(L, it->h.session_id.ptr, it->h.session_id.len);
-    rx_item_free(it);
-    return 4;
+    return next_message(L, lp->p, timeout, "receive_values", push_as_values, 0);
 }
 
 static int l_receive_values(lua_State *L) {
@@ -139,10 +152,10 @@ static int match_ids(void *ctx, const wire_header *h) {
     return 1;
 }
 
-static int take_ids(void *ctx, rx_item *it) {
+static int take_ids(void *ctx, const proxy_arrival *m) {
     id_wait *w = ctx;
-    if (!match_ids(w, &it->h)) return 0;
-    proxy_lua_push_message(w->L, it, w->meta);
+    if (!match_ids(w, m->h)) return 0;
+    push_as_message(w->L, m, w->meta);
     lua_rawseti(w->L, w->replies, ++w->got);
     return 1;
 }

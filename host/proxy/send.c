@@ -102,16 +102,14 @@ static int send_to_peer(proxy *p, peer *pe, const wire_header *h, blob *payload,
 int proxy_send(proxy *p, wire_header *h, blob *payload, int flags, char *err, size_t errlen) {
     h->group = (wire_slice){p->group, strlen(p->group)};
     membership_sync(p);
-    char dest[WIRE_MAX_NAME + 1];
-    snprintf(dest, sizeof dest, "%.*s", (int)h->destination.len, h->destination.ptr);
-    peer *pe = membership_find(p, dest, LOOKUP_TIMEOUT, err, errlen);
+    peer *pe = membership_find(p, h->destination, LOOKUP_TIMEOUT, err, errlen);
     if (!pe) return -1;
     if ((flags & PROXY_SEND_MINIMAL) && (p->n_minimal || p->cfg.minimal_any)) {
         char type[WIRE_MAX_NAME + 1];
         snprintf(type, sizeof type, "%s", pe->type);
         if (await_minimal(p, type, err, errlen) != 0) return -1;
         /* The wait refreshed the table: look again. */
-        if (!(pe = membership_find(p, dest, LOOKUP_TIMEOUT, err, errlen))) return -1;
+        if (!(pe = membership_find(p, h->destination, LOOKUP_TIMEOUT, err, errlen))) return -1;
     }
     uint32_t key = pe->key;
     uint64_t seq;

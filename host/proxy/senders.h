@@ -18,8 +18,9 @@ typedef struct sender {
     char *name;
     uint64_t last_seq;     /* the highest packet number received */
     uint64_t acked_seq;    /* the highest acknowledged */
-    unsigned unacked;      /* packets received since */
-    double pending_since;  /* when the first of those arrived */
+    unsigned unacked;      /* packets received since the last acknowledgement handed over */
+    unsigned since_flush;  /* packets acknowledged since one was last sent alone */
+    double flush_at;       /* when to send the acknowledgement alone; 0: not due */
     double resolve_at;     /* unknown member: when to look its name up again */
     double seen;
 } sender;

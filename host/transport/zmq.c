@@ -105,6 +105,7 @@ static int zmqdrv_wait(transport *t, int readable, transport_peer *writable, tra
     /* Nothing batched and no acknowledgement waits while this thread waits. */
     pthread_mutex_lock(&z->lock);
     zmqdrv_flush_all(z);
+    z->waits++;
     /* A PUSH socket polled here must not be used by the flusher meanwhile. */
     if (!writable) pthread_mutex_unlock(&z->lock);
     items[n++] = (zmq_pollitem_t){z->pull, 0, readable ? ZMQ_POLLIN : 0, 0};
@@ -197,6 +198,9 @@ transport *zmqdrv_open(const transport_config *cfg, char *err, size_t errlen) {
     pthread_mutex_init(&z->lock, NULL);
     clock_cond_init(&z->wake);
     z->ctx = zmq_ctx_new();
+    /* One socket per peer: ZeroMQ's default of 1023 would cap a master at
+     * about a thousand workers, whatever the file limit. */
+    if (z->ctx) zmq_ctx_set(z->ctx, ZMQ_MAX_SOCKETS, 65535);
     if (z->ctx) z->pull = zmq_socket(z->ctx, ZMQ_PULL);
     if (!z->pull) {
         snprintf(err, errlen, "cannot create a ZeroMQ socket: %s", zmq_strerror(errno));

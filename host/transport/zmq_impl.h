@@ -25,6 +25,7 @@ typedef struct zmqdrv {
     double oldest;     /* when the oldest waiting batch began; 0: none waits */
     double last_batch; /* when the last batch began */
     uint64_t seq;      /* the last packet number given */
+    unsigned long waits; /* how often the proxy waited: the batching rule counts them */
     transport_peer *peers;
 } zmqdrv;
 
@@ -36,7 +37,7 @@ struct transport_peer {
     uint64_t batch_seq;        /* the open batch's packet number */
     int batch_acks;            /* the open batch carries an acknowledgement... */
     uint64_t batch_ack_seq;    /* ...up to this number */
-    double last_sent;          /* when the last message or batch to this peer was taken */
+    unsigned long sent_since_wait; /* waits + 1 when a message went to this peer since the last wait */
     inflight sent;             /* packets the peer has not acknowledged */
     int ack_pending;           /* an acknowledgement waits to be sent */
     uint8_t ack_incarnation[WIRE_INCARNATION_LEN];
@@ -57,7 +58,8 @@ void zmqdrv_set_ack(transport *t, transport_peer *p, const uint8_t *incarnation,
 int zmqdrv_flush(transport *t, transport_peer *p);
 void zmqdrv_acked(transport *t, transport_peer *p, uint64_t seq);
 uint64_t zmqdrv_unacked(transport *t, transport_peer *p, uint64_t *oldest);
-/* Sends every batch and acknowledgement that can go; called with the lock held. */
+/* Sends every batch that can go (they carry acknowledgements; the proxy
+ * decides when one goes alone); called with the lock held. */
 void zmqdrv_flush_all(zmqdrv *z);
 /* Stops the flusher thread, if it runs. */
 void zmqdrv_stop_flusher(zmqdrv *z);

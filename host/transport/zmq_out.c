@@ -3,14 +3,14 @@
  * list until the peer acknowledges it.
  *
  * Batches: ZeroMQ's cost is per frame, and small messages streamed to a
- * peer cost it several times what their bytes do. A small message that
- * follows the previous one to the same peer within BATCH_STREAM_GAP joins
- * the peer's open packet (a batch) instead of going out alone. A batch
- * leaves when it is full, when the proxy is about to wait, and at the
- * latest BATCH_DELAY after it began: a thread of the transport (the
- * flusher) sends it then, whatever the script is doing. A message with
- * nothing sent to its peer just before it goes out at once, so request and
- * reply pay no delay. PUSH sockets, batches and packet numbers are shared
+ * peer cost it several times what their bytes do. A small message to a
+ * peer that already got one since the proxy last waited joins the peer's
+ * open packet (a batch) instead of going out alone. A batch leaves when it
+ * is full, when the proxy is about to wait, and at the latest BATCH_DELAY
+ * after it began: a thread of the transport (the flusher) sends it then,
+ * whatever the script is doing. The first message to a peer after a wait
+ * goes out at once, so request and reply pay no delay. (The rule counts
+ * waits, not time: it batches the same way however slow the machine is.) PUSH sockets, batches and packet numbers are shared
  * with the flusher under z->lock. */
 #include <errno.h>
 #include <signal.h>
@@ -30,7 +30,6 @@
 #define BATCH_ITEM_MAX 1024    /* names and payload of a message that may join a batch */
 #define BATCH_MESSAGES 256     /* a batch this long leaves at once... */
 #define BATCH_BYTES (64 * 1024) /* ...and so does one this big (at most max_message_size) */
-#define BATCH_STREAM_GAP 50e-6 /* seconds since the last message or batch to the peer */
 #define BATCH_DELAY 200e-6     /* the longest a batch waits */
 #define BATCH_QUIET 10e-3      /* the flusher sleeps after this long without batches */
 
@@ -86,7 +85,6 @@ static int send_transmission(transport_peer *p, size_t start, blob *payload) {
 static void sent(zmqdrv *z, transport_peer *p, uint64_t seq, uint32_t messages, size_t start,
                  blob *payload, int carried_ack, uint64_t ack_seq) {
     if (carried_ack && p->ack_seq == ack_seq) p->ack_pending = 0;
-    p->last_sent = clock_now();
     if (messages == 0) return;
     blob *packet = NULL, *kept = NULL;
     if (z->cfg.retain) {
@@ -123,7 +121,7 @@ static int flush_peer(zmqdrv *z, transport_peer *p) {
 void zmqdrv_flush_all(zmqdrv *z) {
     int waiting = 0;
     for (transport_peer *p = z->peers; p; p = p->next)
-        if ((p->batched || p->ack_pending) && flush_peer(z, p) == 0) waiting = 1;
+        if (p->batched && flush_peer(z, p) == 0) waiting = 1;
     z->oldest = waiting ? clock_now() : 0; /* a full queue: the next flush tries again */
 }
 
@@ -211,21 +209,20 @@ static int send_locked(zmqdrv *z, transport_peer *p, const wire_header *h, blob 
             return rc;
         }
     }
-    double now = clock_now();
     wire_packet_head head;
-    int ack = p->ack_pending;
+    int ack = p->ack_pending, streaming = p->sent_since_wait == z->waits + 1;
+    p->sent_since_wait = z->waits + 1;
     head_for(z, p, z->seq + 1, ack, &head);
     p->out.len = 0;
     if (wire_packet_begin(&p->writer, &p->out, &head) != 0) return oom(err, errlen);
-    if (small && z->batch_bytes && now - p->last_sent < BATCH_STREAM_GAP) {
+    if (small && z->batch_bytes && streaming) {
         if (wire_packet_add(&p->writer, h, blob_data(payload), blob_size(payload), 0) != 0)
             return oom(err, errlen);
         *seq = p->batch_seq = ++z->seq;
         p->batched = 1;
         p->batch_acks = ack;
         p->batch_ack_seq = head.ack_seq;
-        p->last_sent = now;
-        batch_began(z, now);
+        batch_began(z, clock_now());
         return 1;
     }
     int frame = blob_size(payload) > INLINE_PAYLOAD_MAX;
