@@ -1,9 +1,13 @@
 --- Throughput through maro.Proxy: the sender isends N messages of SIZE payload
 -- bytes, the receiver receives and counts them and times the first to the
 -- last, as bench_zmq_raw thr does.
---   marohost proxy_thr.lua receiver|sender [N] [SIZE] [new|reuse]
--- The sender builds a new Message for every isend (new, the default), or
--- isends one Message N times (reuse), which shows what building costs.
+--   marohost proxy_thr.lua receiver|sender [N] [SIZE] [new|reuse|session|fast]
+-- How the sender sends, and the receiver reads:
+--   new      a new Message per isend; the receiver reads msg.tag and msg.payload
+--   reuse    one Message isent N times (what building costs, by difference)
+--   session  a new SessionMessage of type NOTIFICATION per isend, as scripts
+--            usually write it; the receiver reads msg.tag and msg.payload
+--   fast     proxy:isend_to and proxy:receive_values (the fast path)
 -- The receiver prints "thr_msgs_per_s X" and "thr_mib_per_s X"; when it has
 -- them all it tells the sender, which waits for that before leaving.
 local maro = require("maro")
@@ -13,8 +17,8 @@ local role, n_arg, size_arg, build = ...
 local n = common.int_arg(n_arg, "N", 200000)
 local size = common.int_arg(size_arg, "SIZE", 64)
 build = build or "new"
-if build ~= "new" and build ~= "reuse" then
-  error(("the fourth argument must be new or reuse, got %q"):format(build))
+if build ~= "new" and build ~= "reuse" and build ~= "session" and build ~= "fast" then
+  error(("the fourth argument must be new, reuse, session or fast, got %q"):format(build))
 end
 local TIMEOUT = 60
 
@@ -27,6 +31,16 @@ if role == "sender" then
                               payload = payload }
     for _ = 1, n do
       proxy:isend(msg)
+    end
+  elseif build == "session" then
+    local name, notification = proxy.name, maro.SessionType.NOTIFICATION
+    for _ = 1, n do
+      proxy:isend(maro.SessionMessage{ tag = "data", source = name, destination = receiver,
+                                       payload = payload, session_type = notification })
+    end
+  elseif build == "fast" then
+    for _ = 1, n do
+      proxy:isend_to(receiver, "data", payload)
     end
   else
     for _ = 1, n do
@@ -42,22 +56,33 @@ if role == "sender" then
 elseif role == "receiver" then
   local proxy = maro.Proxy{ component_type = "receiver", expected_peers = { sender = 1 } }
   local count, first, last = 0, nil, nil
-  for msg in proxy:receive(TIMEOUT) do
-    if msg.tag == "data" then
-      -- Reading the payload is part of receiving it (the raw receiver copies
-      -- the bytes out too).
-      if #msg.payload ~= size then
-        error(("message %d has %d payload bytes, expected %d"):format(count + 1, #msg.payload, size))
-      end
-      count = count + 1
-      if count == 1 then
-        first = maro.now()
-      end
-      if count == n then
-        last = maro.now()
-        proxy:isend(maro.Message{ tag = "done", source = proxy.name, destination = msg.source })
-        break
-      end
+  -- Reading the payload is part of receiving it (the raw receiver copies
+  -- the bytes out too).
+  local function got(tag, payload, source)
+    if tag ~= "data" then
+      return false
+    end
+    if #payload ~= size then
+      error(("message %d has %d payload bytes, expected %d"):format(count + 1, #payload, size))
+    end
+    count = count + 1
+    if count == 1 then
+      first = maro.now()
+    end
+    if count == n then
+      last = maro.now()
+      proxy:isend(maro.Message{ tag = "done", source = proxy.name, destination = source })
+      return true
+    end
+    return false
+  end
+  if build == "fast" then
+    for tag, payload, source in proxy:receive_values(TIMEOUT) do
+      if got(tag, payload, source) then break end
+    end
+  else
+    for msg in proxy:receive(TIMEOUT) do
+      if got(msg.tag, msg.payload, msg.source) then break end
     end
   end
   if count < n then
@@ -69,5 +94,5 @@ elseif role == "receiver" then
   print(("thr_mib_per_s %.1f"):format(rate * size / (1024 * 1024)))
   proxy:close()
 else
-  error("usage: proxy_thr.lua receiver|sender [N] [SIZE] [new|reuse]")
+  error("usage: proxy_thr.lua receiver|sender [N] [SIZE] [new|reuse|session|fast]")
 end
