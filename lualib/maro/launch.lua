@@ -11,7 +11,7 @@
 local core = require("maro.core")
 local log = require("maro.log")
 local jobfile = require("maro.launch.job")
-local redis_address = require("maro.launch.redis")
+local redis_address = require("maro.launch.redis_address")
 
 local sys = core.launch
 
