@@ -1,7 +1,7 @@
 --- maro.launch.job: reads a job file and checks every key before anything
 -- starts, and places every instance on a host. The format is documented in
 -- docs/launch.md.
-local redis = require("maro.launch.redis")
+local redis_address = require("maro.launch.redis_address")
 
 local job = {}
 
@@ -90,7 +90,7 @@ end
 -- may hold a password: it is never quoted back, only masked.
 local function check_redis(c, where, v)
   if v == nil then return nil end
-  local a, why = redis.parse(v)
+  local a, why = redis_address.parse(v)
   if not a then
     -- Text with an '@' may hold a password: it is not repeated.
     local shown = describe(v)

@@ -14,7 +14,7 @@
 -- 0), the same for a StatefulSet's pods and an indexed Job's.
 local core = require("maro.core")
 local yaml = require("maro.launch.yaml")
-local redis = require("maro.launch.redis")
+local redis_address = require("maro.launch.redis_address")
 
 local kubernetes = {}
 
@@ -377,7 +377,7 @@ function kubernetes.manifests(job, opts)
     "Apply with: kubectl apply -f FILE    Remove with: kubectl delete -f FILE",
   }
   if job.redis then
-    comments[#comments + 1] = "Redis: the job's own, at " .. redis.mask(job.redis_info)
+    comments[#comments + 1] = "Redis: the job's own, at " .. redis_address.mask(job.redis_info)
   end
   if job.hosts then
     comments[#comments + 1] = "The job file's hosts are not used here: Kubernetes places the pods."

@@ -1,8 +1,8 @@
---- maro.launch.redis: the address of a job's Redis, in the forms a Proxy
+--- maro.launch.redis_address: the address of a job's Redis, in the forms a Proxy
 -- takes: "host:port", "[v6]:port", "host" (port 6379), {host, port}, and
 -- "redis://[[user]:password@]host[:port][/db]". The launcher hands the text
 -- to instances unchanged (in MARO_REDIS) and shows it only masked.
-local redis = {}
+local redis_address = {}
 
 local DEFAULT_PORT = 6379
 
@@ -23,7 +23,7 @@ end
 
 --- Parses an address. Returns {text=, host=, port=, user=, password=, db=}
 -- (text is the address as a Proxy takes it), or nil and what is wrong.
-function redis.parse(v)
+function redis_address.parse(v)
   if type(v) == "table" then
     local host, port = v[1], math.tointeger(tonumber(v[2]))
     if #v ~= 2 or type(host) ~= "string" or not port then
@@ -69,9 +69,9 @@ end
 --- The address with its password replaced by ***, fit for any output.
 -- Takes the text or a parsed address; text that does not parse is shown as
 -- "(an address that cannot be read)" lest it holds a password.
-function redis.mask(a)
+function redis_address.mask(a)
   if type(a) ~= "table" then
-    local parsed = redis.parse(a)
+    local parsed = redis_address.parse(a)
     if not parsed then return "(an address that cannot be read)" end
     a = parsed
   end
@@ -81,4 +81,4 @@ function redis.mask(a)
                        a.db and "/" .. a.db or "")
 end
 
-return redis
+return redis_address
