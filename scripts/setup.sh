@@ -10,7 +10,7 @@ packages=(
   build-essential cmake pkg-config
   liblua5.4-dev lua5.4 libzmq3-dev libhiredis-dev uuid-dev libmsgpack-dev libsodium-dev  # build
   lua-busted redis-server                                                   # tests
-  iproute2 python3-yaml            # tests: network namespaces, reading manifests back
+  iproute2 python3-yaml tcpdump    # tests: network namespaces, manifests, captured traffic
   clang libclang-rt-14-dev valgrind                                         # fuzzing, sanitizers
 )
 

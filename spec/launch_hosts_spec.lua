@@ -183,8 +183,10 @@ describe("launch with hosts", function()
 
   it("two launchers of one job: a name held by the other's live member is not taken", function()
     local dir = procs.tmpdir()
+    -- One key for both launchers: without, each would make its own.
+    assert.is_true(os.execute(quote(procs.MAROHOST) .. " keygen " .. quote(dir .. "/group.key")))
     write(dir .. "/job.lua", string.format([[
-      return { group = "two-launchers", redis = %q, grace = 2,
+      return { group = "two-launchers", redis = %q, grace = 2, group_key = "group.key",
         hosts = { a = { address = "127.0.0.2" }, b = { address = "127.0.0.3" } },
         components = {
           worker = { script = %q, count = 2, hosts = { "a", "b" },

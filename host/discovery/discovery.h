@@ -30,7 +30,9 @@ typedef struct discovery_config {
     double heartbeat_interval;     /* seconds between refreshes of the registration */
     double heartbeat_expiry;       /* a member silent this long is gone */
     double refresh_interval;       /* seconds between lookups of the followed types */
-    registration me;               /* what this member registers */
+    registration me;               /* what this member registers (me.curve: its CURVE key) */
+    /* A closed group: what the group key gives (keys/group_key.h); NULL: open. */
+    const group_secrets *secrets;
     /* Register over a registration of this run (16 hex digits; a launcher
      * restarting what it started and reaped), or NULL. */
     const char *take_over_from;
@@ -47,7 +49,13 @@ typedef struct discovery_view {
     double as_of; /* when that lookup ran (clock_now() time); 0: never */
 } discovery_view;
 
-enum { DISCOVERY_OK = 0, DISCOVERY_ERROR = -1, DISCOVERY_TAKEN = -2, DISCOVERY_STOPPED = -3 };
+enum {
+    DISCOVERY_OK = 0,
+    DISCOVERY_ERROR = -1,
+    DISCOVERY_TAKEN = -2,
+    DISCOVERY_STOPPED = -3,
+    DISCOVERY_REFUSED = -4 /* the group is closed to this member, or open while it holds a key */
+};
 
 struct discovery_ops {
     int (*join)(discovery *d, char *err, size_t errlen);
@@ -57,6 +65,8 @@ struct discovery_ops {
     int (*said_goodbye)(discovery *d, const char *name);
     int (*resolve)(discovery *d, const char *name, double timeout, registration *out, char *err,
                    size_t errlen);
+    int (*authorize)(discovery *d, const char *curve, double timeout, registration *out,
+                     char *err, size_t errlen);
     int (*types)(discovery *d, char ***out, size_t *n);
     int (*notify_fd)(discovery *d);
     void (*set_stats)(discovery *d, const registration_stats *s);
@@ -80,7 +90,8 @@ discovery *discovery_inproc_open(struct inproc_hub *hub, const discovery_config 
                                  size_t errlen);
 
 /* Registers and starts the heartbeat. DISCOVERY_TAKEN: another live member
- * uses the name (err says at which address). */
+ * uses the name (err says at which address); DISCOVERY_REFUSED: the group
+ * is closed with a key this member does not hold (err says so). */
 static inline int discovery_join(discovery *d, char *err, size_t errlen) {
     return d->ops->join(d, err, errlen);
 }
@@ -106,6 +117,14 @@ static inline int discovery_said_goodbye(discovery *d, const char *name) {
 static inline int discovery_resolve(discovery *d, const char *name, double timeout,
                                     registration *out, char *err, size_t errlen) {
     return d->ops->resolve(d, name, timeout, out, err, errlen);
+}
+/* The member of a closed group whose registration holds this CURVE public
+ * key (Z85), looked up as discovery_resolve looks up a name; any thread may
+ * ask. 1 found (out filled), 0 none, -1 with err. */
+static inline int discovery_authorize(discovery *d, const char *curve, double timeout,
+                                      registration *out, char *err, size_t errlen) {
+    if (!d->ops->authorize) return 0;
+    return d->ops->authorize(d, curve, timeout, out, err, errlen);
 }
 /* The types present in the group as last seen (for diagnostics): an array
  * of strings the caller frees (each, then the array). 0, or -1. */

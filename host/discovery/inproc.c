@@ -169,7 +169,7 @@ static void idisc_close(discovery *base) {
 
 static const struct discovery_ops idisc_ops = {
     idisc_join,         idisc_follow,  idisc_version, idisc_view,
-    idisc_said_goodbye, idisc_resolve, idisc_types,   idisc_notify_fd,
+    idisc_said_goodbye, idisc_resolve, NULL,          idisc_types,   idisc_notify_fd,
     idisc_set_stats,    idisc_leave,   idisc_close};
 
 discovery *discovery_inproc_open(struct inproc_hub *hub, const discovery_config *cfg,

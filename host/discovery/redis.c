@@ -36,7 +36,7 @@ static int rdisc_join(discovery *base, char *err, size_t errlen) {
     rdisc *d = (rdisc *)base;
     registration me = d->cfg.me;
     d->value.len = 0;
-    if (registration_format(&me, &d->value, &d->identity_len) != 0) {
+    if (registration_format(&me, d->cfg.secrets, &d->value, &d->identity_len) != 0) {
         snprintf(err, errlen, "out of memory");
         return DISCOVERY_ERROR;
     }
@@ -50,13 +50,17 @@ static int rdisc_join(discovery *base, char *err, size_t errlen) {
         int rc = d->c ? registry_register(&d->c, &d->target, &d->keys, d->value.data,
                                           d->value.len, d->identity_len,
                                           d->cfg.heartbeat_expiry, d->name, d->type,
-                                          d->take_over_from, NULL, owner, sizeof owner)
+                                          d->take_over_from, 1, NULL, owner, sizeof owner)
                       : -1;
         if (rc < 0) {
             snprintf(err, errlen, "cannot register: %s", owner);
             return DISCOVERY_ERROR;
         }
-        if (rc == 0) break;
+        if (rc == REGISTRY_CLOSED) {
+            snprintf(err, errlen, "cannot join group '%s': %s", d->group, owner);
+            return DISCOVERY_REFUSED;
+        }
+        if (rc == REGISTRY_OK) break;
         if (clock_now() >= give_up) {
             snprintf(err, errlen, "component name '%s' is already used by a live member of "
                      "group '%s' (at %s); give each component a unique component_name",
@@ -139,19 +143,21 @@ static int rdisc_said_goodbye(discovery *base, const char *name) {
     return said;
 }
 
-static int rdisc_resolve(discovery *base, const char *name, double timeout, registration *out,
-                         char *err, size_t errlen) {
-    rdisc *d = (rdisc *)base;
+/* Asks the worker to look a member up, by name or by CURVE key, and waits
+ * up to timeout for the answer. */
+static int ask(rdisc *d, const char *what, int by_key, double timeout, registration *out,
+               char *err, size_t errlen) {
     if (!d->running) {
         snprintf(err, errlen, "not joined");
         return -1;
     }
     request *q = calloc(1, sizeof *q);
-    if (!q || !(q->name = strdup(name))) {
+    if (!q || !(q->name = strdup(what))) {
         free(q);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    q->by_key = by_key;
     pthread_mutex_lock(&d->lock);
     q->next = d->requests;
     d->requests = q;
@@ -161,7 +167,6 @@ static int rdisc_resolve(discovery *base, const char *name, double timeout, regi
     pthread_mutex_lock(&d->lock);
     while (!q->done && pthread_cond_timedwait(&d->answered, &d->lock, &until) != ETIMEDOUT) {
     }
-    int found = -1;
     if (!q->done) {
         q->abandoned = 1; /* the worker frees it when it is done */
         pthread_mutex_unlock(&d->lock);
@@ -175,7 +180,7 @@ static int rdisc_resolve(discovery *base, const char *name, double timeout, regi
             break;
         }
     pthread_mutex_unlock(&d->lock);
-    found = q->found;
+    int found = q->found;
     if (found == 1) {
         *out = q->answer;
         q->found = 0; /* handed over */
@@ -184,6 +189,31 @@ static int rdisc_resolve(discovery *base, const char *name, double timeout, regi
     }
     rdisc_free_request(q);
     return found;
+}
+
+static int rdisc_resolve(discovery *base, const char *name, double timeout, registration *out,
+                         char *err, size_t errlen) {
+    return ask((rdisc *)base, name, 0, timeout, out, err, errlen);
+}
+
+/* A key seen in a view needs no trip to Redis: a peer that reconnects
+ * while Redis is away is still let in. */
+static int rdisc_authorize(discovery *base, const char *curve, double timeout, registration *out,
+                           char *err, size_t errlen) {
+    rdisc *d = (rdisc *)base;
+    if (!d->cfg.secrets) return 0;
+    int found = 0;
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < d->n_types && !found; i++) {
+        const discovery_view *v = &d->types[i].view;
+        for (size_t j = 0; j < v->n && !found; j++)
+            if (strcmp(v->members[j].curve, curve) == 0)
+                found = registration_copy(out, &v->members[j]) == 0 ? 1 : -1;
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (found < 0) snprintf(err, errlen, "out of memory");
+    if (found) return found;
+    return ask(d, curve, 1, timeout, out, err, errlen);
 }
 
 static int rdisc_types(discovery *base, char ***out, size_t *n) {
@@ -262,7 +292,7 @@ static void rdisc_close(discovery *base) {
 
 static const struct discovery_ops rdisc_ops = {
     rdisc_join,    rdisc_follow,    rdisc_version,   rdisc_view,
-    rdisc_said_goodbye, rdisc_resolve, rdisc_types, rdisc_notify_fd,
+    rdisc_said_goodbye, rdisc_resolve, rdisc_authorize, rdisc_types, rdisc_notify_fd,
     rdisc_set_stats, rdisc_leave,   rdisc_close};
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
@@ -300,7 +330,8 @@ discovery *discovery_redis_open(const discovery_config *cfg, int *stopped, char 
     if (!d->host || !d->group || !d->name || !d->type || !d->address ||
         (cfg->user && !d->user) || (cfg->password && !d->password) ||
         (cfg->take_over_from && !d->take_over_from) ||
-        registry_keys_init(&d->keys, cfg->group, cfg->me.name, cfg->me.type) != 0 ||
+        registry_keys_init(&d->keys, cfg->group, cfg->me.name, cfg->me.type, cfg->secrets,
+                           cfg->me.curve) != 0 ||
         nonblocking_pipe(d->wake) != 0 || nonblocking_pipe(d->notify) != 0) {
         snprintf(err, errlen, "out of memory");
         rdisc_close(&d->base);
@@ -321,7 +352,9 @@ discovery *discovery_redis_open(const discovery_config *cfg, int *stopped, char 
             return &d->base;
         }
         /* A refused password or database will not change: no retries. */
-        if (strstr(why, "refused the password") || strstr(why, "cannot select")) break;
+        if (strstr(why, "refused the password") || strstr(why, "requires a password") ||
+            strstr(why, "cannot select"))
+            break;
         if (tries > cfg->max_connect_retries) break;
         if (cfg->sleep(cfg->sleep_ctx, wait)) {
             *stopped = 1;
@@ -331,7 +364,8 @@ discovery *discovery_redis_open(const discovery_config *cfg, int *stopped, char 
         }
         wait *= 2;
     }
-    if (strstr(why, "refused the password") || strstr(why, "cannot select"))
+    if (strstr(why, "refused the password") || strstr(why, "requires a password") ||
+        strstr(why, "cannot select"))
         snprintf(err, errlen, "%s", why);
     else
         snprintf(err, errlen, "cannot reach Redis at %s:%d after %d tries over %.1f s (last "

@@ -30,6 +30,19 @@ redisContext *redis_conn_open(const redis_target *t, double timeout, char *err, 
             return NULL;
         }
         freeReplyObject(r);
+    } else {
+        /* Without this, a server that wants a password answers the first
+         * real command with an error that does not say so. */
+        redisReply *r = redisCommand(c, "PING");
+        if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0) {
+            snprintf(err, errlen, "Redis at %s:%d requires a password: give it in the "
+                     "address, redis://[user:]password@%s:%d (redis_address or MARO_REDIS)",
+                     t->host, t->port, t->host, t->port);
+            freeReplyObject(r);
+            redisFree(c);
+            return NULL;
+        }
+        if (r) freeReplyObject(r);
     }
     if (t->db) {
         redisReply *r = redisCommand(c, "SELECT %d", t->db);

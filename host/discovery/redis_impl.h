@@ -22,7 +22,8 @@ typedef struct followed {
 
 typedef struct request {
     struct request *next;
-    char *name;
+    char *name; /* or, with by_key, a CURVE public key */
+    int by_key;
     int done, abandoned, found;
     registration answer;
     char err[300];

@@ -78,13 +78,13 @@ static int heartbeat(rdisc *d, char *err, size_t errlen) {
     registration me = d->cfg.me;
     me.stats = s;
     d->value.len = 0;
-    if (registration_format(&me, &d->value, &d->identity_len) != 0) {
+    if (registration_format(&me, d->cfg.secrets, &d->value, &d->identity_len) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     return registry_register(&d->c, &d->target, &d->keys, d->value.data, d->value.len,
                              d->identity_len, d->cfg.heartbeat_expiry, d->name, d->type, NULL,
-                             NULL, err, errlen);
+                             0, NULL, err, errlen);
 }
 
 /* Looks up every followed type; the views change under the lock. */
@@ -145,7 +145,7 @@ void rdisc_free_request(request *q) {
     free(q);
 }
 
-/* Answers lookups by name. A request whose asker stopped waiting is the
+/* Answers lookups by name or key. A request whose asker stopped waiting is the
  * worker's to free; every other the asker's. */
 static void answer_requests(rdisc *d) {
     for (;;) {
@@ -161,6 +161,8 @@ static void answer_requests(rdisc *d) {
         if (!name) snprintf(err, sizeof err, "out of memory");
         else if (!d->c) snprintf(err, sizeof err, "Redis at %s:%d is unreachable", d->host,
                                  d->cfg.port);
+        else if (q->by_key)
+            found = registry_lookup_key(&d->c, &d->target, &d->keys, name, &r, err, sizeof err);
         else found = registry_lookup_name(&d->c, &d->target, &d->keys, name, &r, err, sizeof err);
         free(name);
         pthread_mutex_lock(&d->lock);
@@ -220,7 +222,7 @@ static void *worker_main(void *arg) {
     double now = clock_now(), beat_at = now + d->cfg.heartbeat_interval, refresh_at = now;
     double reconnect_at = now, resubscribe_at = now;
     int was_down = 0;
-    log_limiter lim = {0, 0};
+    log_limiter lim = {0, 0}, taken_lim = {0, 0};
     char err[512] = "";
     for (;;) {
         pthread_mutex_lock(&d->lock);
@@ -243,10 +245,11 @@ static void *worker_main(void *arg) {
             beat_at = now + d->cfg.heartbeat_interval;
             int rc = heartbeat(d, err, sizeof err);
             failed |= rc < 0;
-            if (rc == 1)
+            unsigned long held_taken;
+            if (rc == REGISTRY_TAKEN && log_limiter_pass(&taken_lim, 30.0, &held_taken))
                 log_error("component name '%s' in group '%s' is now held by another member "
-                          "(%s); peers reach that member under this name", d->name, d->group,
-                          err);
+                          "(%s; %lu more such errors held back); peers reach that member under "
+                          "this name", d->name, d->group, err, held_taken);
         }
         if (d->c && (now_please || now >= refresh_at)) {
             refresh_at = now + d->cfg.refresh_interval;
@@ -299,5 +302,15 @@ void rdisc_stop_worker(rdisc *d) {
     rdisc_poke(d->wake[1]);
     pthread_join(d->thread, NULL);
     d->running = 0;
+    /* Whoever still waits for an answer gets one now, not at its timeout. */
+    pthread_mutex_lock(&d->lock);
+    for (request *q = d->requests; q; q = q->next)
+        if (!q->done) {
+            q->done = 1;
+            q->found = -1;
+            snprintf(q->err, sizeof q->err, "this member is leaving its group");
+        }
+    pthread_cond_broadcast(&d->answered);
+    pthread_mutex_unlock(&d->lock);
 }
 

@@ -7,18 +7,28 @@
 
 #include "wire/header.h"
 
-int registration_format(const registration *r, buf *out, size_t *identity_len) {
+int registration_format(const registration *r, const group_secrets *secrets, buf *out,
+                        size_t *identity_len) {
     char line[2200];
     size_t start = out->len;
     int n = snprintf(line, sizeof line, "maro %d\ntype %s\naddress %s\nincarnation %s\n",
                      WIRE_VERSION, r->type, r->address, r->incarnation);
     if (n < 0 || (size_t)n >= sizeof line || buf_append(out, line, (size_t)n) != 0) return -1;
     *identity_len = out->len - start;
+    if (secrets) {
+        n = snprintf(line, sizeof line, "curve %s\n", r->curve);
+        if (n < 0 || buf_append(out, line, (size_t)n) != 0) return -1;
+    }
     n = snprintf(line, sizeof line,
                  "started %lld\nstats sent=%" PRIu64 " received=%" PRIu64 " buffered=%" PRIu64
                  " dropped=%" PRIu64 "\n",
                  r->started_ms, r->stats.sent, r->stats.received, r->stats.buffered,
                  r->stats.dropped);
+    if (n < 0 || buf_append(out, line, (size_t)n) != 0) return -1;
+    if (!secrets) return 0;
+    char mac[65];
+    group_key_sign(secrets, out->data + start, out->len - start, mac);
+    n = snprintf(line, sizeof line, "mac %s\n", mac);
     return n < 0 || buf_append(out, line, (size_t)n) != 0 ? -1 : 0;
 }
 
@@ -48,11 +58,40 @@ static int field(const char *text, size_t len, const char *key, const char **v, 
     return 0;
 }
 
-int registration_parse(const char *name, const char *text, size_t len, registration *out,
-                       char *err, size_t errlen) {
+/* Where the line "key ..." starts, or NULL. */
+static const char *line_start(const char *text, size_t len, const char *key) {
+    size_t klen = strlen(key);
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        if ((size_t)(eol - p) > klen && memcmp(p, key, klen) == 0 && p[klen] == ' ') return p;
+        p = eol + 1;
+    }
+    return NULL;
+}
+
+int registration_parse(const char *name, const char *text, size_t len,
+                       const group_secrets *secrets, registration *out, char *err,
+                       size_t errlen) {
     const char *v;
     size_t vlen;
     memset(out, 0, sizeof *out);
+    const char *mac = line_start(text, len, "mac");
+    if (secrets) {
+        const char *hex = mac ? mac + 4 : NULL, *eol = NULL;
+        if (hex) eol = memchr(hex, '\n', (size_t)(text + len - hex));
+        size_t hexlen = hex ? (size_t)((eol ? eol : text + len) - hex) : 0;
+        if (!mac || !group_key_verify(secrets, text, (size_t)(mac - text), hex, hexlen)) {
+            snprintf(err, errlen, "'%s' is registered without this group's key (a registration "
+                     "that is not signed with it is ignored)", name);
+            return -1;
+        }
+    } else if (mac) {
+        snprintf(err, errlen, "'%s' is a member of a closed group (its registration is signed "
+                 "with a group key this member does not hold)", name);
+        return -1;
+    }
     if (!field(text, len, "maro", &v, &vlen)) {
         snprintf(err, errlen, "'%s' is registered in a format this version does not read (an "
                  "older marohost?)", name);
@@ -76,6 +115,15 @@ int registration_parse(const char *name, const char *text, size_t len, registrat
     out->type = dup_n(t, tl);
     out->address = dup_n(a, al);
     memcpy(out->incarnation, i, il);
+    if (secrets) {
+        const char *c;
+        size_t cl;
+        if (!field(text, len, "curve", &c, &cl) || cl != REGISTRATION_CURVE_Z85) {
+            snprintf(err, errlen, "'%s' has a signed registration without its CURVE key", name);
+            return -1;
+        }
+        memcpy(out->curve, c, cl);
+    }
     if (field(text, len, "started", &s, &sl)) out->started_ms = strtoll(s, NULL, 10);
     if (field(text, len, "stats", &s, &sl)) {
         char *st = dup_n(s, sl);

@@ -13,16 +13,31 @@
     "local t = redis.call('TIME')\n"                                    \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
-/* KEYS: member, type set, types set. ARGV: value, identity length, ttl ms,
- * name, type, channel, incarnation line that may be replaced ('' for none). */
+/* KEYS: member, type set, types set, closed marker, this member's key
+ * index. ARGV: value, identity length, ttl ms, name, type, channel,
+ * incarnation line that may be replaced ('' for none), the group key's
+ * fingerprint ('' in an open group), '1' to check that the group is as
+ * closed as this member (when joining; a heartbeat keeps what joined). */
 static const char *const REGISTER_SCRIPT =
+    NOW_MS
+    "local fp = ARGV[8]\n"
+    "local closed = redis.call('GET', KEYS[4]) or nil\n"
+    "local want = fp ~= '' and fp or nil\n"
+    "if ARGV[9] == '1' and closed ~= want then\n"
+    "  if closed then return {'closed', closed} end\n"
+    "  if redis.call('ZCOUNT', KEYS[3], now, '+inf') > 0 then return {'open', ''} end\n"
+    "end\n"
     "local cur = redis.call('GET', KEYS[1])\n"
     "local mine = cur and string.sub(cur, 1, tonumber(ARGV[2])) == "
     "string.sub(ARGV[1], 1, tonumber(ARGV[2]))\n"
     "if cur and not mine and (ARGV[7] == '' or not string.find(cur, ARGV[7], 1, true)) then\n"
-    "  return cur\n"
-    "end\n" NOW_MS
+    "  return {'taken', cur}\n"
+    "end\n"
     "local ttl = tonumber(ARGV[3])\n"
+    "if fp ~= '' then\n"
+    "  redis.call('SET', KEYS[4], fp, 'PX', ttl)\n"
+    "  redis.call('SET', KEYS[5], ARGV[4], 'PX', ttl)\n"
+    "end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)\n"
     "redis.call('ZADD', KEYS[2], now + ttl, ARGV[4])\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)\n"
@@ -47,11 +62,12 @@ static const char *const LOOKUP_SCRIPT = NOW_MS
 static const char *const TYPES_SCRIPT = NOW_MS
     "return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')\n";
 
-/* KEYS: member, type set. ARGV: identity, name, channel. */
+/* KEYS: member, type set, this member's key index. ARGV: identity, name,
+ * channel. */
 static const char *const LEAVE_SCRIPT =
     "local cur = redis.call('GET', KEYS[1])\n"
     "if cur and string.sub(cur, 1, #ARGV[1]) == ARGV[1] then\n"
-    "  redis.call('DEL', KEYS[1])\n"
+    "  redis.call('DEL', KEYS[1], KEYS[3])\n"
     "  redis.call('ZREM', KEYS[2], ARGV[2])\n"
     "  redis.call('PUBLISH', ARGV[3], '-' .. ARGV[2])\n"
     "end\n"
@@ -64,16 +80,22 @@ static char *fmt(const char *f, const char *a, const char *b) {
     return s;
 }
 
-int registry_keys_init(registry_keys *k, const char *group, const char *name, const char *type) {
+int registry_keys_init(registry_keys *k, const char *group, const char *name, const char *type,
+                       const group_secrets *secrets, const char *curve) {
     memset(k, 0, sizeof *k);
+    k->secrets = secrets;
     k->types = fmt("maro:%s:types%s", group, NULL);
     k->channel = fmt("maro:%s:changes%s", group, NULL);
     k->member_prefix = fmt("maro:%s:member:%s", group, NULL);
     k->type_prefix = fmt("maro:%s:type:%s", group, NULL);
+    k->closed = fmt("maro:%s:closed%s", group, NULL);
+    k->key_prefix = fmt("maro:%s:key:%s", group, NULL);
     if (name) k->member = fmt("maro:%s:member:%s", group, name);
     if (type) k->type = fmt("maro:%s:type:%s", group, type);
-    if (k->types && k->channel && k->member_prefix && k->type_prefix && (!name || k->member) &&
-        (!type || k->type))
+    /* An open member's index key is never written: a name no key has. */
+    k->own_key = fmt("maro:%s:key:%s", group, secrets && curve ? curve : "-");
+    if (k->types && k->channel && k->member_prefix && k->type_prefix && k->closed &&
+        k->key_prefix && k->own_key && (!name || k->member) && (!type || k->type))
         return 0;
     registry_keys_free(k);
     return -1;
@@ -86,46 +108,73 @@ void registry_keys_free(registry_keys *k) {
     free(k->channel);
     free(k->member_prefix);
     free(k->type_prefix);
+    free(k->closed);
+    free(k->key_prefix);
+    free(k->own_key);
     memset(k, 0, sizeof *k);
 }
 
 int registry_register(redisContext **c, const redis_target *t, const registry_keys *k,
                       const char *value, size_t value_len, size_t identity_len, double ttl,
                       const char *name, const char *type, const char *take_over_from,
-                      int *announced, char *err, size_t errlen) {
+                      int check_group, int *announced, char *err, size_t errlen) {
     char ttl_ms[32], id_len[32], needle[64] = "";
     snprintf(ttl_ms, sizeof ttl_ms, "%lld", (long long)(ttl * 1000.0 + 0.5));
     snprintf(id_len, sizeof id_len, "%zu", identity_len);
     if (take_over_from) snprintf(needle, sizeof needle, "\nincarnation %s\n", take_over_from);
-    const char *argv[] = {"EVAL", REGISTER_SCRIPT, "3", k->member, k->type, k->types,
-                          value, id_len, ttl_ms, name, type, k->channel, needle};
-    size_t lens[13];
-    for (int i = 0; i < 13; i++) lens[i] = i == 6 ? value_len : strlen(argv[i]);
+    const char *fp = k->secrets ? k->secrets->fingerprint : "";
+    const char *argv[] = {"EVAL", REGISTER_SCRIPT, "5", k->member, k->type, k->types, k->closed,
+                          k->own_key, value, id_len, ttl_ms, name, type, k->channel, needle, fp,
+                          check_group ? "1" : "0"};
+    size_t lens[17];
+    for (int i = 0; i < 17; i++) lens[i] = i == 8 ? value_len : strlen(argv[i]);
     if (!*c) {
         snprintf(err, errlen, "Redis at %s:%d: not connected", t->host, t->port);
         return -1;
     }
-    redisReply *r = redisCommandArgv(*c, 13, argv, lens);
+    redisReply *r = redisCommandArgv(*c, 17, argv, lens);
     if (!r) {
         snprintf(err, errlen, "Redis at %s:%d: %s", t->host, t->port, (*c)->errstr);
         redisFree(*c);
         *c = NULL;
         return -1;
     }
-    int rc = 0;
+    int rc = REGISTRY_OK;
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "Redis at %s:%d answered: %s", t->host, t->port, r->str);
         rc = -1;
-    } else if (r->type == REDIS_REPLY_STRING) {
-        registration other;
-        char why[256];
-        if (registration_parse(name, r->str, r->len, &other, why, sizeof why) == 0) {
-            snprintf(err, errlen, "%s (incarnation %s)", other.address, other.incarnation);
-            registration_free(&other);
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+               r->element[0]->type == REDIS_REPLY_STRING &&
+               r->element[1]->type == REDIS_REPLY_STRING) {
+        const char *code = r->element[0]->str;
+        redisReply *what = r->element[1];
+        if (strcmp(code, "taken") == 0) {
+            registration other;
+            char why[256];
+            /* Read without checking a signature: only its address is said. */
+            if (registration_parse(name, what->str, what->len, k->secrets, &other, why,
+                                   sizeof why) == 0 ||
+                registration_parse(name, what->str, what->len, NULL, &other, why,
+                                   sizeof why) == 0) {
+                snprintf(err, errlen, "%s (incarnation %s)", other.address, other.incarnation);
+                registration_free(&other);
+            } else {
+                snprintf(err, errlen, "a registration this member cannot read");
+            }
+            rc = REGISTRY_TAKEN;
+        } else if (strcmp(code, "closed") == 0) {
+            snprintf(err, errlen, k->secrets ? "it is closed with another group key "
+                                               "(fingerprint %.32s, this member's is %s)"
+                                             : "it is closed: its members hold a group key "
+                                               "(fingerprint %.32s); give group_key or "
+                                               "MARO_GROUP_KEY_FILE",
+                     what->str, fp);
+            rc = REGISTRY_CLOSED;
         } else {
-            snprintf(err, errlen, "a registration this member cannot read: %s", why);
+            snprintf(err, errlen, "it is open: members without a group key are registered, "
+                     "and a member with a key never talks to them");
+            rc = REGISTRY_CLOSED;
         }
-        rc = 1;
     } else if (announced) {
         *announced = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     }
@@ -163,7 +212,8 @@ int registry_lookup_type(redisContext **c, const redis_target *t, const registry
         redisReply *name = r->element[2 * i], *value = r->element[2 * i + 1];
         char why[256];
         if (name->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING) continue;
-        if (registration_parse(name->str, value->str, value->len, &m[k2], why, sizeof why) != 0) {
+        if (registration_parse(name->str, value->str, value->len, k->secrets, &m[k2], why,
+                               sizeof why) != 0) {
             log_debug("skipping a member of type '%s': %s", type, why);
             continue;
         }
@@ -192,9 +242,34 @@ int registry_lookup_name(redisContext **c, const redis_target *t, const registry
     if (!r) return -1;
     int found = 0;
     if (r->type == REDIS_REPLY_STRING) {
-        found = registration_parse(name, r->str, r->len, out, err, errlen) == 0 ? 1 : -1;
+        found = registration_parse(name, r->str, r->len, k->secrets, out, err, errlen) == 0 ? 1
+                                                                                       : -1;
     }
     freeReplyObject(r);
+    return found;
+}
+
+int registry_lookup_key(redisContext **c, const redis_target *t, const registry_keys *k,
+                        const char *curve, registration *out, char *err, size_t errlen) {
+    if (!k->secrets) return 0;
+    char *key = fmt("%s%s", k->key_prefix, curve);
+    if (!key) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const char *argv[] = {"GET", key};
+    redisReply *r = redis_conn_command(c, t, 2, argv, err, errlen);
+    free(key);
+    if (!r) return -1;
+    char name[1100] = "";
+    if (r->type == REDIS_REPLY_STRING && r->len < sizeof name) memcpy(name, r->str, r->len + 1);
+    freeReplyObject(r);
+    if (!name[0]) return 0;
+    int found = registry_lookup_name(c, t, k, name, out, err, errlen);
+    if (found == 1 && strcmp(out->curve, curve) != 0) { /* the name moved on to another run */
+        registration_free(out);
+        return 0;
+    }
     return found;
 }
 
@@ -222,15 +297,15 @@ int registry_types(redisContext **c, const redis_target *t, const registry_keys 
 int registry_leave(redisContext **c, const redis_target *t, const registry_keys *k,
                    const char *identity, size_t identity_len, const char *name, char *err,
                    size_t errlen) {
-    const char *argv[] = {"EVAL", LEAVE_SCRIPT, "2", k->member, k->type, identity, name,
-                          k->channel};
-    size_t lens[8];
-    for (int i = 0; i < 8; i++) lens[i] = i == 5 ? identity_len : strlen(argv[i]);
+    const char *argv[] = {"EVAL", LEAVE_SCRIPT, "3", k->member, k->type, k->own_key, identity,
+                          name, k->channel};
+    size_t lens[9];
+    for (int i = 0; i < 9; i++) lens[i] = i == 6 ? identity_len : strlen(argv[i]);
     if (!*c) {
         snprintf(err, errlen, "Redis at %s:%d: not connected", t->host, t->port);
         return -1;
     }
-    redisReply *r = redisCommandArgv(*c, 8, argv, lens);
+    redisReply *r = redisCommandArgv(*c, 9, argv, lens);
     if (!r || r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "Redis at %s:%d: %s", t->host, t->port, r ? r->str : (*c)->errstr);
         if (r) freeReplyObject(r);

@@ -7,6 +7,11 @@
  *   maro:G:types         sorted set TYPE -> expiry time (ms): the types present
  *   maro:G:changes       a channel: "+NAME" when a member registers anew,
  *                        "-NAME" when it leaves
+ *   maro:G:closed        in a closed group: the fingerprint of its group key,
+ *                        with the members' expiry: a member without that key
+ *                        cannot register while a member with it lives
+ *   maro:G:key:Z85       in a closed group: the member whose CURVE public key
+ *                        that is (found when it connects), with its expiry
  *
  * The sets expire too, and every heartbeat prunes their expired entries, so
  * that nothing of a dead member or group outlives it by more than one
@@ -21,21 +26,31 @@
 #include "discovery/registration.h"
 
 typedef struct registry_keys {
-    char *member, *type, *types, *channel, *member_prefix, *type_prefix;
+    char *member, *type, *types, *channel, *member_prefix, *type_prefix, *closed, *key_prefix;
+    char *own_key; /* maro:G:key:Z85 of this member, or NULL */
+    const group_secrets *secrets; /* NULL: an open group */
 } registry_keys;
 
-/* NULL name/type: only the group-wide keys. 0, or -1 when out of memory. */
-int registry_keys_init(registry_keys *k, const char *group, const char *name, const char *type);
+/* NULL name/type: only the group-wide keys. secrets and curve (this
+ * member's public key): a closed group. 0, or -1 when out of memory. */
+int registry_keys_init(registry_keys *k, const char *group, const char *name, const char *type,
+                       const group_secrets *secrets, const char *curve);
 void registry_keys_free(registry_keys *k);
 
-/* Registers (or refreshes) value under the name. 0 done, 1 the name is
- * another live member's (err: its address), -1 error. take_over_from: an
- * incarnation whose registration may be replaced, or NULL. *announced is
- * set when the registration was new (a "+NAME" was published). */
+enum { REGISTRY_OK = 0, REGISTRY_TAKEN = 1, REGISTRY_CLOSED = 2 };
+
+/* Registers (or refreshes) value under the name. REGISTRY_OK; REGISTRY_TAKEN
+ * when the name is another live member's (err: its address);
+ * REGISTRY_CLOSED when the group is closed with a key this member does not
+ * hold, or open while this member holds one (err says which); -1 error.
+ * take_over_from: an incarnation whose registration may be replaced, or
+ * NULL. check_group: refuse (REGISTRY_CLOSED) a group closed otherwise than
+ * this member is; joining checks, heartbeats do not. *announced is set
+ * when the registration was new. */
 int registry_register(redisContext **c, const redis_target *t, const registry_keys *k,
                       const char *value, size_t value_len, size_t identity_len, double ttl,
                       const char *name, const char *type, const char *take_over_from,
-                      int *announced, char *err, size_t errlen);
+                      int check_group, int *announced, char *err, size_t errlen);
 /* The live members of a type (an array freed with registrations_free). */
 int registry_lookup_type(redisContext **c, const redis_target *t, const registry_keys *k,
                          const char *type, registration **out, size_t *n, char *err,
@@ -43,6 +58,10 @@ int registry_lookup_type(redisContext **c, const redis_target *t, const registry
 /* 1 found (out filled), 0 no live member of that name, -1 error. */
 int registry_lookup_name(redisContext **c, const redis_target *t, const registry_keys *k,
                          const char *name, registration *out, char *err, size_t errlen);
+/* The member whose signed registration holds this CURVE public key (Z85):
+ * 1 found (out filled), 0 none, -1 error. */
+int registry_lookup_key(redisContext **c, const redis_target *t, const registry_keys *k,
+                        const char *curve, registration *out, char *err, size_t errlen);
 /* The types with live members (strings the caller frees, then the array). */
 int registry_types(redisContext **c, const redis_target *t, const registry_keys *k, char ***out,
                    size_t *n, char *err, size_t errlen);

@@ -129,3 +129,33 @@ int group_key_write_new(const char *path, char *err, size_t errlen) {
     }
     return 0;
 }
+
+int group_key_derive(const group_key *k, group_secrets *out) {
+    unsigned char fp[16];
+    if (sodium_init() < 0) return -1;
+    crypto_kdf_derive_from_key(out->mac_key, sizeof out->mac_key, 1, "maroregi", k->secret);
+    unsigned char sub[32];
+    crypto_kdf_derive_from_key(sub, sizeof sub, 2, "marofing", k->secret);
+    crypto_generichash(fp, sizeof fp, sub, sizeof sub, NULL, 0);
+    sodium_memzero(sub, sizeof sub);
+    sodium_bin2hex(out->fingerprint, sizeof out->fingerprint, fp, sizeof fp);
+    return 0;
+}
+
+void group_key_wipe(void *secret, size_t len) { sodium_memzero(secret, len); }
+
+void group_key_sign(const group_secrets *s, const char *data, size_t len, char out[65]) {
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256(mac, (const unsigned char *)data, len, s->mac_key);
+    sodium_bin2hex(out, 65, mac, sizeof mac);
+}
+
+int group_key_verify(const group_secrets *s, const char *data, size_t len, const char *hex,
+                     size_t hexlen) {
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    size_t got = 0;
+    if (hexlen != 2 * sizeof mac ||
+        sodium_hex2bin(mac, sizeof mac, hex, hexlen, NULL, &got, NULL) != 0 || got != sizeof mac)
+        return 0;
+    return crypto_auth_hmacsha256_verify(mac, (const unsigned char *)data, len, s->mac_key) == 0;
+}

@@ -34,4 +34,24 @@ int group_key_load(const char *path, group_key *k, char *err, size_t errlen);
  * overwritten. 0, or -1 with err. */
 int group_key_write_new(const char *path, char *err, size_t errlen);
 
+/* What a member derives from the key (the key itself is used for nothing
+ * else): the key that signs registrations, and a fingerprint that names the
+ * key in Redis and in messages without revealing it. */
+#define GROUP_KEY_MAC_BYTES 32
+#define GROUP_KEY_FINGERPRINT_HEX 32
+typedef struct group_secrets {
+    unsigned char mac_key[32];
+    char fingerprint[GROUP_KEY_FINGERPRINT_HEX + 1];
+} group_secrets;
+
+/* 0, or -1 when libsodium cannot start. */
+int group_key_derive(const group_key *k, group_secrets *out);
+/* Clears a key or secrets in memory once they are no longer needed. */
+void group_key_wipe(void *secret, size_t len);
+/* HMAC-SHA-256 of data with the registration key, as 64 hex digits. */
+void group_key_sign(const group_secrets *s, const char *data, size_t len, char out[65]);
+/* 1 when hex (64 digits) is the signature of data. Constant time. */
+int group_key_verify(const group_secrets *s, const char *data, size_t len, const char *hex,
+                     size_t hexlen);
+
 #endif

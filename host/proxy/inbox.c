@@ -29,6 +29,12 @@ static int same(wire_slice s, const char *z) {
     return s.len == n && memcmp(s.ptr, z, n) == 0;
 }
 
+static int same_slice(wire_slice a, wire_slice b) {
+    return a.len == b.len && (a.ptr == b.ptr || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+#define SHOWN(s) (int)((s).len > 64 ? 64 : (s).len), (s).ptr /* a name in a log line */
+
 int inbox_full(proxy *p) {
     if (p->buf.count < p->cfg.max_buffered_messages && p->buf.bytes < p->cfg.max_buffered_bytes)
         return 0;
@@ -56,8 +62,15 @@ static void accept_message(proxy *p, const wire_header *h, wire_slice payload, b
     char err[300];
     if (!same(h->destination, p->name) && !same(h->destination, p->type)) {
         snprintf(err, sizeof err, "it is addressed to '%.*s', not to this member ('%s', of "
-                 "type '%s')", (int)(h->destination.len > 64 ? 64 : h->destination.len),
-                 h->destination.ptr, p->name, p->type);
+                 "type '%s')", SHOWN(h->destination), p->name, p->type);
+        drop(p, err);
+        return;
+    }
+    /* A member speaks for itself: forward() makes the forwarder the source. */
+    wire_slice sender = p->reader.head.sender;
+    if (!same_slice(h->source, sender)) {
+        snprintf(err, sizeof err, "its source is '%.*s', but '%.*s' sent it", SHOWN(h->source),
+                 SHOWN(sender));
         drop(p, err);
         return;
     }
@@ -97,9 +110,15 @@ static int open_transmission(proxy *p, transport_rx *rx, wire_packet_reader *r) 
         return -1;
     }
     if (!same(r->head.group, p->group)) {
-        snprintf(err, sizeof err, "its packet names group '%.*s', not '%s'",
-                 (int)(r->head.group.len > 64 ? 64 : r->head.group.len), r->head.group.ptr,
+        snprintf(err, sizeof err, "its packet names group '%.*s', not '%s'", SHOWN(r->head.group),
                  p->group);
+        drop(p, err);
+        return -1;
+    }
+    /* In a closed group the connection proves who sent a packet. */
+    if (p->closed && !same(r->head.sender, rx->peer)) {
+        snprintf(err, sizeof err, "its packet says it is from '%.*s', but it came over the "
+                 "connection of '%.64s'", SHOWN(r->head.sender), rx->peer);
         drop(p, err);
         return -1;
     }

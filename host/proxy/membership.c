@@ -23,7 +23,8 @@ int membership_follow(proxy *p, const char *type) {
 }
 
 static peer *connect_member(proxy *p, const registration *r, char *err, size_t errlen) {
-    transport_peer *tp = transport_connect(p->tr, r->address, err, errlen);
+    transport_peer *tp =
+        transport_connect(p->tr, r->address, p->closed ? r->curve : NULL, err, errlen);
     if (!tp) return NULL;
     peer *pe = peer_table_add(&p->peers, r);
     if (!pe) {
@@ -83,7 +84,8 @@ static void came_back(proxy *p, peer *pe, const registration *r) {
     if (strcmp(pe->address, r->address) != 0 || strcmp(pe->incarnation, r->incarnation) != 0) {
         uint64_t oldest, unacked = transport_unacked(p->tr, pe->tp, &oldest);
         char err[300];
-        if (transport_reconnect(p->tr, pe->tp, r->address, err, sizeof err) != 0) {
+        if (transport_reconnect(p->tr, pe->tp, r->address, p->closed ? r->curve : NULL, err,
+                                sizeof err) != 0) {
             log_warn("cannot reconnect to '%s' at %s: %s", pe->name, r->address, err);
             return;
         }

@@ -41,6 +41,7 @@ peer *peer_table_add(peer_table *t, const registration *r) {
     p->type = strdup(r->type);
     p->address = strdup(r->address);
     memcpy(p->incarnation, r->incarnation, sizeof p->incarnation);
+    memcpy(p->curve, r->curve, sizeof p->curve);
     p->state = PEER_LIVE;
     p->key = ++t->next_key;
     if (!p->name || !p->type || !p->address ||
@@ -76,6 +77,7 @@ int peer_table_update(peer_table *t, peer *p, const registration *r) {
     p->address = address;
     p->type = type;
     memcpy(p->incarnation, r->incarnation, sizeof p->incarnation);
+    memcpy(p->curve, r->curve, sizeof p->curve);
     t->version++;
     return 0;
 }

@@ -28,6 +28,7 @@ typedef struct kept_msg {
 typedef struct peer {
     char *name, *type, *address;
     char incarnation[REGISTRATION_INCARNATION_HEX + 1];
+    char curve[REGISTRATION_CURVE_Z85 + 1]; /* its CURVE key in a closed group */
     uint32_t key;          /* sessions name their destination by this number */
     int state;             /* PEER_LIVE or PEER_DOWN */
     transport_peer *tp;

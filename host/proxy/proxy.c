@@ -1,10 +1,13 @@
 /* proxy.c: a proxy's configuration, joining and leaving. Sending is in
  * send.c, receiving in receive.c; both wait in loop.c. */
+#include <arpa/inet.h>
 #include <malloc.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/clock.h"
 #include "base/ids.h"
@@ -42,6 +45,8 @@ const char *proxy_name(const proxy *p) { return p->name; }
 const char *proxy_group(const proxy *p) { return p->group; }
 const char *proxy_type(const proxy *p) { return p->type; }
 const char *proxy_address(const proxy *p) { return transport_address(p->tr); }
+int proxy_closed(const proxy *p) { return p->closed; }
+struct transport *proxy_transport(proxy *p) { return p->tr; }
 unsigned long proxy_dropped(const proxy *p) { return p->dropped; }
 size_t proxy_buffered(const proxy *p) { return p->buf.count; }
 size_t proxy_buffered_bytes(const proxy *p) { return p->buf.bytes; }
@@ -299,20 +304,77 @@ static void set_incarnation(proxy *p, const char *hex) {
         snprintf(p->incarnation_hex + 2 * i, 3, "%02x", p->incarnation[i]);
 }
 
+/* How long a connecting peer's key may take to be looked up in Redis. */
+#define AUTHORIZE_TIMEOUT 2.0
+
+/* On the transport's handler thread: a connecting key is let in when it is
+ * in the signed registration of a live member. */
+static int authorize_key(void *ctx, const char *key, char *name, size_t namelen) {
+    proxy *p = ctx;
+    discovery *d = atomic_load(&p->authorizer);
+    registration r;
+    char err[300] = "not joined yet";
+    int found = d ? discovery_authorize(d, key, AUTHORIZE_TIMEOUT, &r, err, sizeof err) : -1;
+    if (found < 0) log_debug("'%s' cannot tell whose key %s is: %s", p->name, key, err);
+    if (found != 1) return 0;
+    snprintf(name, namelen, "%s", r.name);
+    registration_free(&r);
+    return 1;
+}
+
+static int load_group_key(proxy *p, const proxy_config *c, char *err, size_t errlen) {
+    if (!c->group_key_file) return 0;
+    if (c->hub) {
+        snprintf(err, errlen, "group_key: the proxies of a hub (maro.testing) are one process "
+                 "and take no group key");
+        return -1;
+    }
+    group_key k;
+    char why[512];
+    if (group_key_load(c->group_key_file, &k, why, sizeof why) != 0) {
+        snprintf(err, errlen, "group_key: %s", why);
+        return -1;
+    }
+    int rc = group_key_derive(&k, &p->secrets);
+    group_key_wipe(&k, sizeof k);
+    if (rc != 0) {
+        snprintf(err, errlen, "group_key: libsodium cannot start");
+        return -1;
+    }
+    p->closed = 1;
+    return 0;
+}
+
+static int is_loopback(const char *host) {
+    unsigned char a[16];
+    if (inet_pton(AF_INET, host, a) == 1) return a[0] == 127;
+    if (inet_pton(AF_INET6, host, a) == 1) return IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a);
+    return strcmp(host, "localhost") == 0;
+}
+
 static int open_backends(proxy *p, const proxy_config *c, int *interrupted, char *err,
                          size_t errlen) {
     char host[256] = "";
-    registration me = {p->name, p->type, NULL, "", 0, {0, 0, 0, 0}};
+    if (load_group_key(p, c, err, errlen) != 0) return -1;
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    long long started_ms = (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+    registration me = {p->name, p->type, NULL, "", "", started_ms, {0, 0, 0, 0}};
     memcpy(me.incarnation, p->incarnation_hex, sizeof me.incarnation);
     discovery_config dc = {p->group, c->redis_host, c->redis_port, c->redis_user,
                            c->redis_password, c->redis_db, c->max_redis_connect_retries,
                            c->initial_redis_connect_retry_interval, c->heartbeat_interval,
                            c->heartbeat_expiry, c->peer_refresh_interval, me,
-                           c->take_over_from, sleep_or_interrupt, p};
+                           p->closed ? &p->secrets : NULL, c->take_over_from,
+                           sleep_or_interrupt, p};
     transport_config tc = {NULL, host, c->send_hwm, c->recv_hwm, c->max_message_size,
                            c->enable_cache, {p->group, strlen(p->group)},
-                           {p->name, strlen(p->name)}, {0}};
+                           {p->name, strlen(p->name)}, {0}, NULL, NULL};
     memcpy(tc.incarnation, p->incarnation, sizeof tc.incarnation);
+    if (p->closed) {
+        tc.authorize = authorize_key;
+        tc.authorize_ctx = p;
+    }
     if (c->hub) {
         if (!(p->tr = inproc_transport_open(c->hub, &tc, err, errlen))) return -1;
     } else {
@@ -325,10 +387,18 @@ static int open_backends(proxy *p, const proxy_config *c, int *interrupted, char
          * from the network, and one on a private address not from others. */
         tc.bind_host = c->bind_host && *c->bind_host ? c->bind_host : host;
         if (!(p->tr = zmqdrv_open(&tc, err, errlen))) return -1;
+        if (!p->closed && !is_loopback(tc.bind_host))
+            log_warn("group '%s' is open: '%s' receives on %s, where anyone who reaches it (or "
+                     "its Redis) can join, read and send; give the group a key (group_key or "
+                     "MARO_GROUP_KEY_FILE; docs/security.md)", p->group, p->name,
+                     transport_address(p->tr));
     }
     dc.me.address = (char *)transport_address(p->tr);
+    if (transport_public_key(p->tr))
+        snprintf(dc.me.curve, sizeof dc.me.curve, "%s", transport_public_key(p->tr));
     if (c->hub) p->disc = discovery_inproc_open(c->hub, &dc, err, errlen);
     else p->disc = discovery_redis_open(&dc, interrupted, err, errlen);
+    atomic_store(&p->authorizer, p->disc);
     return p->disc ? 0 : -1;
 }
 
@@ -398,8 +468,6 @@ uint64_t proxy_close(proxy *p) {
         proxy_wait_spec w = {.deadline = clock_now() + p->cfg.linger, .done = all_acknowledged,
                              .ctx = p, .uninterruptible = 1};
         loop_run(p, &w, NULL);
-        /* What peers sent us is acknowledged before we go, so that they
-         * need not wait for it. */
         /* What peers sent us is acknowledged before the goodbye, so that
          * they need not count it as lost. */
         inbox_acknowledge(p, 1);
@@ -414,8 +482,10 @@ uint64_t proxy_close(proxy *p) {
     }
     if (p->disc) discovery_leave(p->disc);
     if (p->rx_open) transport_rx_free(&p->rx);
+    /* The transport first: its handler thread may be asking discovery. */
     if (p->tr) transport_close(p->tr); /* with every peer's connection */
     if (p->disc) discovery_close(p->disc);
+    group_key_wipe(&p->secrets, sizeof p->secrets);
     peer_table_free(&p->peers);
     senders_free(&p->senders);
     rxbuf_clear(&p->buf);

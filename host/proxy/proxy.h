@@ -34,6 +34,7 @@ typedef struct proxy_config {
     const char *advertised_host; /* NULL: the local address of the route to Redis */
     const char *bind_host;       /* NULL: the advertised address */
     const char *incarnation;     /* 16 hex digits naming this run, or NULL: random */
+    const char *group_key_file;  /* a closed group's key (docs/security.md), or NULL: open */
     const char *take_over_from;  /* a run whose registration may be replaced, or NULL */
     const proxy_expected *expected;
     size_t n_expected;
@@ -78,6 +79,9 @@ const char *proxy_name(const proxy *p);
 const char *proxy_group(const proxy *p);
 const char *proxy_type(const proxy *p);
 const char *proxy_address(const proxy *p); /* where peers reach it, "tcp://host:port" */
+int proxy_closed(const proxy *p);          /* 1 in a closed group (a group key) */
+/* For tests that play a member sending forged packets (maro.core.testing). */
+struct transport *proxy_transport(proxy *p);
 unsigned long proxy_peers_version(proxy *p);
 unsigned long proxy_dropped(const proxy *p); /* received messages refused so far */
 size_t proxy_buffered(const proxy *p);       /* received, not taken by a receive yet */

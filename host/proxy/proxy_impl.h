@@ -12,8 +12,11 @@
 #ifndef MARO_PROXY_IMPL_H
 #define MARO_PROXY_IMPL_H
 
+#include <stdatomic.h>
+
 #include "base/log.h"
 #include "discovery/discovery.h"
+#include "keys/group_key.h"
 #include "proxy/peer_table.h"
 #include "proxy/proxy.h"
 #include "proxy/rxbuf.h"
@@ -32,6 +35,12 @@ struct proxy {
     int closing;
     uint64_t lost_while_closing; /* owed to peers that left during close's wait */
     double started;
+    /* A closed group (group_key): what the key gives, and the discovery the
+     * transport's handler thread asks who a connecting key is (set once
+     * discovery is open, cleared before it closes). */
+    int closed;
+    group_secrets secrets;
+    _Atomic(discovery *) authorizer;
 
     /* membership.c */
     peer_table peers;

@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/interrupt.h"
 #include "proxy/hub_lua.h"
+#include "proxy/probe_lua.h"
 #include "proxy/proxy_lua_impl.h"
 #include "transport/transport.h"
 
@@ -265,11 +266,16 @@ static int l_new(lua_State *L) {
 
 /* ---- for tests ----------------------------------------------------------------- */
 
-/* testing.raw_send(address, {frame, ...}): sends arbitrary frames to a
- * proxy's receiving address, as a stranger on the network could. */
+/* testing.raw_send(address, {frame, ...} [, proxy, server_key]): sends
+ * arbitrary frames to a proxy's receiving address, as a stranger on the
+ * network could; with a proxy of a closed group and the receiver's CURVE
+ * key, over a connection under that proxy's keys, as a member could. */
 static int l_raw_send(lua_State *L) {
     const char *address = luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
+    transport *as = NULL;
+    const char *server_key = luaL_optstring(L, 4, NULL);
+    if (!lua_isnoneornil(L, 3)) as = proxy_transport(proxy_lua_check(L, 3));
     int n = (int)luaL_len(L, 2);
     if (n < 1 || n > 32) return luaL_argerror(L, 2, "between 1 and 32 frames");
     const char *frames[32];
@@ -280,7 +286,7 @@ static int l_raw_send(lua_State *L) {
         lua_pop(L, 1);
     }
     char err[ERRLEN];
-    if (zmqdrv_debug_send(address, frames, sizes, n, err, sizeof err) != 0)
+    if (zmqdrv_debug_send(address, frames, sizes, n, as, server_key, err, sizeof err) != 0)
         return luaL_error(L, "raw_send: %s", err);
     return 0;
 }
@@ -321,5 +327,6 @@ void proxy_register(lua_State *L) {
     lua_pushcfunction(L, l_raw_send);
     lua_setfield(L, -2, "raw_send");
     hub_register(L);
+    probe_register(L);
     lua_setfield(L, -2, "testing");
 }

@@ -50,6 +50,7 @@ static const struct option {
     {"advertised_address", K_STRING, offsetof(proxy_config, advertised_host),
      "MARO_ADVERTISED_ADDRESS", 0, 0},
     {"bind_address", K_STRING, offsetof(proxy_config, bind_host), "MARO_BIND_ADDRESS", 0, 0},
+    {"group_key", K_STRING, offsetof(proxy_config, group_key_file), "MARO_GROUP_KEY_FILE", 0, 0},
     {"take_over_from", K_INCARNATION, offsetof(proxy_config, take_over_from),
      "MARO_TAKE_OVER_FROM", 0, 0},
     {"max_redis_connect_retries", K_COUNT, offsetof(proxy_config, max_redis_connect_retries),

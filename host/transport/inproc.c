@@ -115,14 +115,20 @@ static void endpoint_unlink(inproc_hub *h, struct inproc_endpoint *ep) {
 
 static const char *inproc_address(transport *t) { return ((inproc_tr *)t)->ep->address; }
 
+static const char *inproc_public_key(transport *t) {
+    (void)t;
+    return NULL;
+}
+
 static struct inproc_endpoint *endpoint_at(inproc_hub *h, const char *address) {
     struct inproc_endpoint *ep = h->endpoints;
     while (ep && strcmp(ep->address, address) != 0) ep = ep->next;
     return ep;
 }
 
-static transport_peer *inproc_connect(transport *t, const char *address, char *err,
-                                      size_t errlen) {
+static transport_peer *inproc_connect(transport *t, const char *address,
+                                      const char *server_key, char *err, size_t errlen) {
+    (void)server_key; /* a hub's proxies are one process: nothing to authenticate */
     inproc_tr *it = (inproc_tr *)t;
     struct inproc_endpoint *ep = endpoint_at(it->hub, address);
     if (!ep) {
@@ -142,8 +148,9 @@ static transport_peer *inproc_connect(transport *t, const char *address, char *e
     return p;
 }
 
-static int inproc_reconnect(transport *t, transport_peer *p, const char *address, char *err,
-                            size_t errlen) {
+static int inproc_reconnect(transport *t, transport_peer *p, const char *address,
+                            const char *server_key, char *err, size_t errlen) {
+    (void)server_key;
     inproc_tr *it = (inproc_tr *)t;
     struct inproc_endpoint *ep = endpoint_at(it->hub, address);
     if (!ep) {
@@ -229,6 +236,7 @@ static int inproc_try_recv(transport *t, transport_rx *rx, char *err, size_t err
     inproc_msg *m = it->ep->head;
     rx->packet = NULL;
     rx->n_frames = 0;
+    rx->peer[0] = '\0';
     if (!m) return 0;
     it->ep->head = m->next;
     if (!m->next) it->ep->tail = NULL;
@@ -310,7 +318,8 @@ static void inproc_close(transport *t) {
 }
 
 static const struct transport_ops inproc_ops = {
-    inproc_address, inproc_connect, inproc_reconnect, inproc_disconnect, inproc_try_send,
+    inproc_address, inproc_public_key, inproc_connect, inproc_reconnect, inproc_disconnect,
+    inproc_try_send,
     inproc_set_ack, inproc_flush,   inproc_acked,     inproc_unacked,    inproc_try_recv,
     inproc_wait,    inproc_close};
 

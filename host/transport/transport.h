@@ -28,6 +28,13 @@ typedef struct transport_config {
     int retain;                  /* keep sent packets until acknowledged, to send again */
     wire_slice group, name;      /* written into every packet */
     uint8_t incarnation[WIRE_INCARNATION_LEN];
+    /* Set: a closed group (docs/security.md). Every connection is encrypted
+     * and authenticated with CURVE under a key pair the transport makes, and
+     * a peer may connect here only when authorize (called on a thread of the
+     * transport) names the member its public key belongs to (transport/zap.h).
+     * Received transmissions then say who sent them (transport_rx.peer). */
+    int (*authorize)(void *ctx, const char *key, char *name, size_t namelen);
+    void *authorize_ctx;
 } transport_config;
 
 #define TRANSPORT_MAX_FRAMES 16 /* extra frames of one transmission */
@@ -37,7 +44,12 @@ typedef struct transport_rx {
     blob *packet;
     blob *frames[TRANSPORT_MAX_FRAMES];
     int n_frames;
+    /* In a closed group: the member whose connection it came over, as the
+     * key exchange proved; empty otherwise. */
+    char peer[WIRE_MAX_NAME + 1];
 } transport_rx;
+
+#define TRANSPORT_KEY_Z85 40 /* a CURVE public key as text */
 
 /* What transport_wait saw. */
 enum { TRANSPORT_READABLE = 1, TRANSPORT_WRITABLE = 2, TRANSPORT_FD = 4 };
@@ -52,9 +64,11 @@ typedef struct transport_fd {
 
 struct transport_ops {
     const char *(*address)(transport *t);
-    transport_peer *(*connect)(transport *t, const char *address, char *err, size_t errlen);
-    int (*reconnect)(transport *t, transport_peer *p, const char *address, char *err,
-                     size_t errlen);
+    const char *(*public_key)(transport *t);
+    transport_peer *(*connect)(transport *t, const char *address, const char *server_key,
+                               char *err, size_t errlen);
+    int (*reconnect)(transport *t, transport_peer *p, const char *address,
+                     const char *server_key, char *err, size_t errlen);
     void (*disconnect)(transport *t, transport_peer *p);
     int (*try_send)(transport *t, transport_peer *p, const wire_header *h, blob *payload,
                     uint64_t *seq, char *err, size_t errlen);
@@ -84,17 +98,22 @@ transport *inproc_transport_open(struct inproc_hub *hub, const transport_config 
 
 /* "tcp://host:port", the address peers connect to. */
 static inline const char *transport_address(transport *t) { return t->ops->address(t); }
-/* NULL with err filled when the address is unusable. */
-static inline transport_peer *transport_connect(transport *t, const char *address, char *err,
+/* In a closed group, the CURVE public key peers must expect here (Z85);
+ * NULL in an open one. */
+static inline const char *transport_public_key(transport *t) { return t->ops->public_key(t); }
+/* NULL with err filled when the address is unusable. server_key: the
+ * peer's public key in a closed group (NULL in an open one). */
+static inline transport_peer *transport_connect(transport *t, const char *address,
+                                                const char *server_key, char *err,
                                                 size_t errlen) {
-    return t->ops->connect(t, address, err, errlen);
+    return t->ops->connect(t, address, server_key, err, errlen);
 }
 /* The peer runs at another address now (it restarted): what was queued for
  * the old one is dropped, and with `retain` the packets it did not
  * acknowledge are sent again first, in order. 0, or -1 with err. */
 static inline int transport_reconnect(transport *t, transport_peer *p, const char *address,
-                                      char *err, size_t errlen) {
-    return t->ops->reconnect(t, p, address, err, errlen);
+                                      const char *server_key, char *err, size_t errlen) {
+    return t->ops->reconnect(t, p, address, server_key, err, errlen);
 }
 /* Forgets the peer; what it has not acknowledged is dropped. */
 static inline void transport_disconnect(transport *t, transport_peer *p) {
@@ -145,9 +164,23 @@ static inline void transport_close(transport *t) { t->ops->close(t); }
 void transport_rx_free(transport_rx *rx);
 
 /* For tests: sends raw frames (any bytes, any count) from a throwaway PUSH
- * socket to a receiving address, as a stranger on the network could.
+ * socket to a receiving address, as a stranger on the network could; with
+ * `as` (a ZeroMQ transport of a closed group) and server_key, over a
+ * connection authenticated with as's keys, as a member could.
  * 0, or -1 with err. */
 int zmqdrv_debug_send(const char *address, const char *const *frames, const size_t *sizes,
-                      int n, char *err, size_t errlen);
+                      int n, transport *as, const char *server_key, char *err, size_t errlen);
+
+/* For tests (zmq_probe.c): a bare PULL socket bound on host, a CURVE
+ * server under a key pair of its own that lets any client in when curve is
+ * set, as an impostor's would be. */
+typedef struct zmq_probe zmq_probe;
+zmq_probe *zmq_probe_open(const char *host, int curve, char *err, size_t errlen);
+const char *zmq_probe_address(const zmq_probe *pr);
+const char *zmq_probe_public_key(const zmq_probe *pr); /* "" without curve */
+/* 1: a frame arrived within timeout seconds (its first outlen bytes in
+ * out, *len of them); 0: none. */
+int zmq_probe_receive(zmq_probe *pr, double timeout, char *out, size_t outlen, size_t *len);
+void zmq_probe_close(zmq_probe *pr);
 
 #endif

@@ -2,12 +2,15 @@
  * PULL socket bound on an ephemeral TCP port, and a PUSH socket per peer
  * (zmq_out.c). PUSH queues up to the high-water mark and then refuses (we
  * send with ZMQ_DONTWAIT and let the proxy wait), so nothing is dropped the
- * way PUB/SUB drops. The PULL socket is the main thread's alone. */
+ * way PUB/SUB drops. The PULL socket is the main thread's alone. In a
+ * closed group the PULL socket is a CURVE server whose clients a ZAP
+ * handler (zap.h) lets in. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <zmq.h>
 
 #include "base/clock.h"
@@ -22,6 +25,18 @@ void zmqdrv_set_int(void *sock, int opt, int value) {
 }
 
 static const char *zmqdrv_address(transport *t) { return ((zmqdrv *)t)->address; }
+
+static const char *zmqdrv_public_key(transport *t) {
+    zmqdrv *z = (zmqdrv *)t;
+    return z->cfg.authorize ? z->public_key : NULL;
+}
+
+/* Who the connection a frame came over belongs to, as the ZAP handler
+ * named it. */
+static void note_peer(zmq_msg_t *m, char *out, size_t outlen) {
+    const char *user = zmq_msg_gets(m, "User-Id");
+    snprintf(out, outlen, "%s", user ? user : "");
+}
 
 /* ---- receiving ----------------------------------------------------------- */
 
@@ -63,10 +78,12 @@ static int zmqdrv_try_recv(transport *t, transport_rx *rx, char *err, size_t err
     zmq_msg_init(&m);
     rx->packet = NULL;
     rx->n_frames = 0;
+    rx->peer[0] = '\0';
     if (zmq_msg_recv(&m, z->pull, ZMQ_DONTWAIT) < 0) { /* EAGAIN, or EINTR: nothing now */
         zmq_msg_close(&m);
         return 0;
     }
+    if (z->cfg.authorize) note_peer(&m, rx->peer, sizeof rx->peer);
     int more = zmq_msg_more(&m), frames = 1, oom = 0;
     rx->packet = frame_blob(&m);
     oom = rx->packet == NULL;
@@ -151,13 +168,16 @@ static void zmqdrv_close(transport *t) {
     if (z->ctx)
         while (zmq_ctx_term(z->ctx) != 0 && errno == EINTR) {
         }
+    zap_destroy(z->zap); /* its thread ended with the context */
+    sodium_memzero(z->secret_key, sizeof z->secret_key);
     pthread_cond_destroy(&z->wake);
     pthread_mutex_destroy(&z->lock);
     free(z);
 }
 
 static const struct transport_ops zmqdrv_ops = {
-    zmqdrv_address, zmqdrv_connect, zmqdrv_reconnect, zmqdrv_disconnect, zmqdrv_try_send,
+    zmqdrv_address, zmqdrv_public_key, zmqdrv_connect, zmqdrv_reconnect, zmqdrv_disconnect,
+    zmqdrv_try_send,
     zmqdrv_set_ack, zmqdrv_flush,   zmqdrv_acked,     zmqdrv_unacked,    zmqdrv_try_recv,
     zmqdrv_wait,    zmqdrv_close};
 
@@ -176,6 +196,26 @@ static int bind_pull(zmqdrv *z, const transport_config *cfg, char *err, size_t e
     const char *ah = cfg->advertised_host;
     snprintf(z->address, sizeof z->address, strchr(ah, ':') ? "tcp://[%s]%s" : "tcp://%s%s", ah,
              colon ? colon : ":0");
+    return 0;
+}
+
+/* A key pair for this run, the receiving socket as a CURVE server, and the
+ * handler that asks who a connecting key belongs to. */
+static int curve_server(zmqdrv *z, char *err, size_t errlen) {
+    if (!zmq_has("curve") || zmq_curve_keypair(z->public_key, z->secret_key) != 0) {
+        snprintf(err, errlen, "a closed group needs CURVE, which this libzmq lacks (Debian's "
+                 "libzmq5 has it)");
+        return -1;
+    }
+    if (!(z->zap = zap_start(z->ctx, z->cfg.authorize, z->cfg.authorize_ctx, err, errlen)))
+        return -1;
+    zmqdrv_set_int(z->pull, ZMQ_CURVE_SERVER, 1);
+    if (zmq_setsockopt(z->pull, ZMQ_CURVE_SECRETKEY, z->secret_key, TRANSPORT_KEY_Z85 + 1) != 0 ||
+        zmq_setsockopt(z->pull, ZMQ_ZAP_DOMAIN, "maro", 4) != 0) {
+        snprintf(err, errlen, "cannot make the receiving socket a CURVE server: %s",
+                 zmq_strerror(errno));
+        return -1;
+    }
     return 0;
 }
 
@@ -211,6 +251,10 @@ transport *zmqdrv_open(const transport_config *cfg, char *err, size_t errlen) {
     zmqdrv_set_int(z->pull, ZMQ_RCVHWM, cfg->recv_hwm);
     zmqdrv_set_int(z->pull, ZMQ_IPV6, 1);
     zmq_setsockopt(z->pull, ZMQ_MAXMSGSIZE, &cfg->max_message_size, sizeof(int64_t));
+    if (cfg->authorize && curve_server(z, err, errlen) != 0) {
+        zmqdrv_close(&z->base);
+        return NULL;
+    }
     if (bind_pull(z, cfg, err, errlen) != 0) {
         zmqdrv_close(&z->base);
         return NULL;
@@ -219,7 +263,7 @@ transport *zmqdrv_open(const transport_config *cfg, char *err, size_t errlen) {
 }
 
 int zmqdrv_debug_send(const char *address, const char *const *frames, const size_t *sizes,
-                      int n, char *err, size_t errlen) {
+                      int n, transport *as, const char *server_key, char *err, size_t errlen) {
     void *ctx = zmq_ctx_new();
     void *s = ctx ? zmq_socket(ctx, ZMQ_PUSH) : NULL;
     int rc = -1;
@@ -228,7 +272,10 @@ int zmqdrv_debug_send(const char *address, const char *const *frames, const size
     } else {
         zmqdrv_set_int(s, ZMQ_LINGER, 5000);
         zmqdrv_set_int(s, ZMQ_IPV6, 1);
-        if (zmq_connect(s, address) != 0) {
+        if (as && as->ops == &zmqdrv_ops && ((zmqdrv *)as)->cfg.authorize &&
+            zmqdrv_curve_client((zmqdrv *)as, s, server_key, err, errlen) != 0) {
+            /* err says why */
+        } else if (zmq_connect(s, address) != 0) {
             snprintf(err, errlen, "cannot connect to %s: %s", address, zmq_strerror(errno));
         } else {
             rc = 0;

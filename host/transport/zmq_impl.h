@@ -9,6 +9,7 @@
 #include "base/buf.h"
 #include "transport/inflight.h"
 #include "transport/transport.h"
+#include "transport/zap.h"
 #include "wire/packet.h"
 
 typedef struct zmqdrv {
@@ -18,6 +19,10 @@ typedef struct zmqdrv {
     char group[WIRE_MAX_NAME + 1], name[WIRE_MAX_NAME + 1]; /* cfg's strings, owned */
     size_t batch_bytes; /* the largest batch; 0: none fits under max_message_size */
     char address[300];
+    /* A closed group: this run's CURVE key pair (Z85), and the handler that
+     * lets members in. */
+    char public_key[TRANSPORT_KEY_Z85 + 1], secret_key[TRANSPORT_KEY_Z85 + 1];
+    zap *zap;
     pthread_mutex_t lock; /* PUSH sockets, batches, peers, seq, oldest, stop */
     pthread_cond_t wake;  /* the flusher: a batch began, or stop */
     pthread_t flusher;
@@ -48,9 +53,13 @@ struct transport_peer {
 void zmqdrv_set_int(void *sock, int opt, int value);
 
 /* zmq_out.c */
-transport_peer *zmqdrv_connect(transport *t, const char *address, char *err, size_t errlen);
-int zmqdrv_reconnect(transport *t, transport_peer *p, const char *address, char *err,
-                     size_t errlen);
+transport_peer *zmqdrv_connect(transport *t, const char *address, const char *server_key,
+                               char *err, size_t errlen);
+int zmqdrv_reconnect(transport *t, transport_peer *p, const char *address,
+                     const char *server_key, char *err, size_t errlen);
+/* Makes s a CURVE client of the server with that key, under z's keys.
+ * 0, or -1 with err. */
+int zmqdrv_curve_client(zmqdrv *z, void *s, const char *server_key, char *err, size_t errlen);
 void zmqdrv_disconnect(transport *t, transport_peer *p);
 int zmqdrv_try_send(transport *t, transport_peer *p, const wire_header *h, blob *payload,
                     uint64_t *seq, char *err, size_t errlen);

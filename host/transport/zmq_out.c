@@ -286,7 +286,24 @@ uint64_t zmqdrv_unacked(transport *t, transport_peer *p, uint64_t *oldest) {
 
 /* ---- peers --------------------------------------------------------------- */
 
-static void *push_socket(zmqdrv *z, const char *address, int hwm, char *err, size_t errlen) {
+int zmqdrv_curve_client(zmqdrv *z, void *s, const char *server_key, char *err, size_t errlen) {
+    if (!server_key || strlen(server_key) != TRANSPORT_KEY_Z85) {
+        snprintf(err, errlen, "the peer registered no CURVE key (every member of a closed "
+                 "group has one)");
+        return -1;
+    }
+    if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_key, TRANSPORT_KEY_Z85 + 1) != 0 ||
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, z->public_key, TRANSPORT_KEY_Z85 + 1) != 0 ||
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, z->secret_key, TRANSPORT_KEY_Z85 + 1) != 0) {
+        snprintf(err, errlen, "cannot set the CURVE keys of a connection: %s",
+                 zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void *push_socket(zmqdrv *z, const char *address, const char *server_key, int hwm,
+                         char *err, size_t errlen) {
     void *s = zmq_socket(z->ctx, ZMQ_PUSH);
     if (!s) {
         snprintf(err, errlen, "cannot create a ZeroMQ socket: %s", zmq_strerror(errno));
@@ -297,6 +314,10 @@ static void *push_socket(zmqdrv *z, const char *address, int hwm, char *err, siz
     zmqdrv_set_int(s, ZMQ_LINGER, 0);
     zmqdrv_set_int(s, ZMQ_SNDHWM, hwm);
     zmqdrv_set_int(s, ZMQ_IPV6, 1);
+    if (z->cfg.authorize && zmqdrv_curve_client(z, s, server_key, err, errlen) != 0) {
+        zmq_close(s);
+        return NULL;
+    }
     if (zmq_connect(s, address) != 0) {
         snprintf(err, errlen, "cannot connect to %s: %s", address, zmq_strerror(errno));
         zmq_close(s);
@@ -305,7 +326,8 @@ static void *push_socket(zmqdrv *z, const char *address, int hwm, char *err, siz
     return s;
 }
 
-transport_peer *zmqdrv_connect(transport *t, const char *address, char *err, size_t errlen) {
+transport_peer *zmqdrv_connect(transport *t, const char *address, const char *server_key,
+                               char *err, size_t errlen) {
     zmqdrv *z = (zmqdrv *)t;
     transport_peer *p = calloc(1, sizeof *p);
     if (!p) {
@@ -314,7 +336,7 @@ transport_peer *zmqdrv_connect(transport *t, const char *address, char *err, siz
     }
     buf_init(&p->out);
     inflight_init(&p->sent);
-    if (!(p->push = push_socket(z, address, z->cfg.send_hwm, err, errlen))) {
+    if (!(p->push = push_socket(z, address, server_key, z->cfg.send_hwm, err, errlen))) {
         free(p);
         return NULL;
     }
@@ -326,14 +348,14 @@ transport_peer *zmqdrv_connect(transport *t, const char *address, char *err, siz
     return p;
 }
 
-int zmqdrv_reconnect(transport *t, transport_peer *p, const char *address, char *err,
-                     size_t errlen) {
+int zmqdrv_reconnect(transport *t, transport_peer *p, const char *address,
+                     const char *server_key, char *err, size_t errlen) {
     zmqdrv *z = (zmqdrv *)t;
     pthread_mutex_lock(&z->lock);
     size_t resend = z->cfg.retain ? p->sent.count : 0;
     /* Room for what is sent again on top of the usual queue: the socket is new. */
     int hwm = z->cfg.send_hwm ? z->cfg.send_hwm + (int)resend : 0;
-    void *s = push_socket(z, address, hwm, err, errlen);
+    void *s = push_socket(z, address, server_key, hwm, err, errlen);
     if (!s) {
         pthread_mutex_unlock(&z->lock);
         return -1;
