@@ -43,6 +43,11 @@
 #   join        K workers, then the master, started at once: from the latest
 #               script start to the latest return of maro.Proxy{} (maro.now()).
 #   idle RSS    VmRSS of the K workers once the master has left (median).
+#   closed      the throughput (new Message per isend) and round trip rows again in
+#               a closed group (a group key: CURVE on every connection), as a
+#               ratio to the open group's figures of the same invocation.
+#   paths       throughput with a SessionMessage per isend (what scripts usually
+#               write), and with isend_to/receive_values (the fast path).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -202,8 +207,8 @@ wait_master() {
   return "$st"
 }
 
-lua_rtt() {
-  local out=$tmp/rtt.out
+lua_rtt() { # [RECORD_AS]
+  local as=${1:-rtt} out=$tmp/rtt.out
   new_group
   start_echo_workers 1 "$tmp/join.rtt."
   timeout -k 5 "$limit" "$marohost" "$bench_dir/proxy_rtt.lua" "$n_rtt" 64 \
@@ -214,8 +219,8 @@ lua_rtt() {
   pids=()
   local v
   if [ "$st" -eq 0 ] && v=$(value rtt_median_us "$out"); then
-    record rtt lua "$v"
-    progress "  marohost rtt: $v"
+    record "$as" lua "$v"
+    progress "  marohost $as: $v"
   else
     fail "proxy_rtt.lua (status $st)" "$tmp/rtt.err" "$tmp/workers.err"
   fi
@@ -286,12 +291,23 @@ header_bytes=$("$marohost" -e "group = 'bench-$$-1'" -e 'local maro = require("m
                           destination = "receiver_" .. ("0"):rep(32), payload = ("x"):rep(64) }
   io.write(#maro.wire.encode(m, group))')
 
+group_key=$tmp/group.key
+[ "$raw_only" -eq 1 ] || "$marohost" keygen "$group_key" >/dev/null
+
 for ((r = 1; r <= runs; r++)); do
   progress "run $r of $runs"
   raw_run thr_msgs_per_s thr thr -n "$n_thr" -s 64
   raw_run thr_msgs_per_s thr_frames thr -n "$n_thr" -s 66 -H "$header_bytes"
   [ "$raw_only" -eq 1 ] || lua_thr thr thr_msgs_per_s "$n_thr" 64 new
   [ "$raw_only" -eq 1 ] || lua_thr thr_reuse thr_msgs_per_s "$n_thr" 64 reuse
+  [ "$raw_only" -eq 1 ] || lua_thr thr_session thr_msgs_per_s "$n_thr" 64 session
+  [ "$raw_only" -eq 1 ] || lua_thr thr_fast thr_msgs_per_s "$n_thr" 64 fast
+  if [ "$raw_only" -eq 0 ]; then
+    export MARO_GROUP_KEY_FILE=$group_key
+    lua_thr thr_closed thr_msgs_per_s "$n_thr" 64 new
+    lua_rtt rtt_closed
+    unset MARO_GROUP_KEY_FILE
+  fi
   raw_run thr_mib_per_s bw thr -n "$n_bw" -s 1048576
   raw_run thr_mib_per_s bw_zc thr -n "$n_bw" -s 1048576 -z
   [ "$raw_only" -eq 1 ] || lua_thr bw thr_mib_per_s "$n_bw" 1048576 new
@@ -355,6 +371,23 @@ row() {
     }'
 }
 
+# vs LABEL METRIC BASE TARGET_TEXT KIND TARGET: marohost against marohost.
+vs() {
+  local label=$1 l b
+  l=$(median "$2" lua)
+  b=$(median "$3" lua)
+  awk -v label="$label" -v l="$l" -v b="$b" -v tt="$4" -v kind="$5" -v t="$6" '
+    function num(x) { return x == "-" ? "-" : (x >= 1e6 ? sprintf("%.2f M", x / 1e6) : (x >= 100 ? sprintf("%.0f", x) : sprintf("%.3g", x))) }
+    BEGIN {
+      ratio = "-"; met = "-"
+      if (l != "-" && b != "-" && b > 0) {
+        if (kind == "share") { q = 100 * l / b; ratio = sprintf("%.0f %%", q); met = q >= t ? "yes" : "no" }
+        if (kind == "times") { q = l / b; ratio = sprintf("%.2f x", q); met = q <= t ? "yes" : "no" }
+      }
+      printf "%-44s %12s %12s %9s  %-22s %s\n", label, num(b), num(l), ratio, tt, met
+    }'
+}
+
 echo
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null)
 echo "maro.Proxy vs raw libzmq: medians of $runs run(s); $workers workers; $(nproc) CPUs;" \
@@ -370,9 +403,17 @@ row "  the same, against zero-copy raw" bw info "(for comparison)" 0 bw_zc
 row "broadcast + $workers replies, median (us)" fanout times "<= 2 x" 2
 row "join, master + $workers workers (s)" join max "<= 1 s" 1
 row "idle worker RSS (MiB)" rss below "< 10 MiB" 10
+row "64 B throughput, SessionMessage per isend" thr_session info "(for comparison)" 0 thr
+row "64 B throughput, isend_to/receive_values" thr_fast info "(for comparison)" 0 thr
+echo
+printf '%-44s %12s %12s %9s  %-22s %s\n' "closed group (group key)" open closed ratio target met
+vs "64 B isend->receive throughput (msg/s)" thr_closed thr ">= 70 % of open" share 70
+vs "send() round trip, 64 B, median (us)" rtt_closed rtt "<= 1.2 x open" times 1.2
 echo
 echo "per run: thr raw [$(all_runs thr raw)] raw two frames [$(all_runs thr_frames raw)]"
 echo "         thr marohost [$(all_runs thr lua)] reused [$(all_runs thr_reuse lua)]"
+echo "         session [$(all_runs thr_session lua)] fast [$(all_runs thr_fast lua)]"
+echo "         closed thr [$(all_runs thr_closed lua)] rtt [$(all_runs rtt_closed lua)]"
 echo "         rtt raw [$(all_runs rtt raw)] marohost [$(all_runs rtt lua)]"
 echo "         bw raw [$(all_runs bw raw)] zero-copy raw [$(all_runs bw_zc raw)] marohost [$(all_runs bw lua)]"
 echo "         fanout raw [$(all_runs fanout raw)] marohost [$(all_runs fanout lua)]"
