@@ -30,6 +30,39 @@ describe("proxy traffic", function()
         true)
     end)
 
+  it("logs messages at debug level, at most 20 lines a second each way", function()
+    local env = env_for("chatty_" .. uuid():sub(1, 8))
+    env.MARO_LOG_LEVEL = "debug"
+    local p = procs.spawn(SCRIPTS .. "chatty.lua", { "3000" }, env)
+    assert.are.equal(0, p:wait(30), p:report())
+    local seconds = tonumber(p:stdout():match("done 3000 in ([%d.]+) s"))
+    assert.is_truthy(seconds, p:report())
+    local err = p:stderr()
+    local sent, received, held = 0, 0, 0
+    for line in err:gmatch("[^\n]+") do
+      if line:find("'a' sent 'item' from 'a' to 'b' (session ", 1, true) then
+        sent = sent + 1
+        held = held + tonumber(line:match("; (%d+) more sent held back") or 0)
+      end
+      if line:find("'b' received 'item' from 'a' to 'b' (session ", 1, true) then
+        received = received + 1
+      end
+      held = held + tonumber(line:match("'a' leaves: (%d+) more messages sent") or 0)
+    end
+    assert.is_true(sent >= 1 and received >= 1, err)
+    -- One line per 50 ms each way, and one more at the start.
+    local bound = math.floor(seconds / 0.05) + 2
+    assert.is_true(sent <= bound and received <= bound,
+                   ("%d and %d lines in %.3f s"):format(sent, received, seconds))
+    -- What was held back is counted: every message is a line or in a count.
+    assert.are.equal(3000, sent + held, ("%d lines, %d held"):format(sent, held))
+    -- At the default level: none.
+    env.MARO_LOG_LEVEL = nil
+    local quiet = procs.spawn(SCRIPTS .. "chatty.lua", { "300" }, env)
+    assert.are.equal(0, quiet:wait(30), quiet:report())
+    assert.is_nil(quiet:stderr():find("sent 'item'", 1, true), quiet:stderr())
+  end)
+
   it("does not deadlock when two members send to each other before receiving", function()
     local env = env_for("both_" .. uuid():sub(1, 8))
     local a = procs.spawn(SCRIPTS .. "exchange.lua", { "a", "b", "30000" }, env)

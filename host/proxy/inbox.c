@@ -5,6 +5,7 @@
 
 #include "base/clock.h"
 #include "proxy/membership.h"
+#include "proxy/traffic.h"
 #include "wire/packet.h"
 #include "wire/payload.h"
 
@@ -80,6 +81,7 @@ static void accept_message(proxy *p, const wire_header *h, wire_slice payload, b
     }
     if (session_on_arrival(p->sessions, h, key_of, p) == SESSION_SWALLOW) return;
     p->received++;
+    traffic_note(p, 1, h, payload.len);
     proxy_arrival m = {h, payload.ptr, payload.len, owner};
     if (take && take(ctx, &m)) return; /* handed out as it came: nothing copied */
     rx_item *it = rx_item_new(h, payload.ptr, payload.len, owner);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "base/clock.h"
+#include "proxy/traffic.h"
 
 int outbox_drain(proxy *p, peer *pe) {
     size_t sent = 0;
@@ -12,7 +13,11 @@ int outbox_drain(proxy *p, peer *pe) {
         uint64_t seq;
         int rc = transport_try_send(p->tr, pe->tp, &k->h, k->payload, &seq, why, sizeof why);
         if (rc == 0) break; /* full: the rest goes with the next send, or later */
-        if (rc < 0) log_warn("dropped a message kept for '%s': %s", pe->name, why);
+        unsigned long held;
+        if (rc < 0 && log_limiter_pass(&p->oom_lim, 5.0, &held))
+            log_warn("dropped a message kept for '%s': %s (%lu more held back)", pe->name, why,
+                     held);
+        else if (rc > 0) traffic_note(p, 0, &k->h, k->payload ? blob_size(k->payload) : 0);
         peer_drop_kept(pe);
         sent += rc > 0;
         p->sent += rc > 0;
@@ -52,6 +57,7 @@ int outbox_put(proxy *p, peer *pe, const wire_header *h, blob *payload, uint64_t
     int rc = transport_try_send(p->tr, pe->tp, h, payload, seq, why, sizeof why);
     if (rc > 0) {
         p->sent++;
+        traffic_note(p, 0, h, payload ? blob_size(payload) : 0);
         return OUTBOX_SENT;
     }
     if (rc < 0) {

@@ -15,6 +15,7 @@
 #include "proxy/inbox.h"
 #include "proxy/loop.h"
 #include "proxy/membership.h"
+#include "proxy/traffic.h"
 
 void proxy_config_defaults(proxy_config *c) {
     memset(c, 0, sizeof *c);
@@ -480,6 +481,7 @@ uint64_t proxy_close(proxy *p) {
                      "that are down)", p->name, p->group, (unsigned long long)undelivered,
                      proxy_plural(undelivered), undelivered == 1 ? "is" : "are", p->cfg.linger);
     }
+    traffic_close(p);
     if (p->disc) discovery_leave(p->disc);
     if (p->rx_open) transport_rx_free(&p->rx);
     /* The transport first: its handler thread may be asking discovery. */

@@ -65,6 +65,10 @@ struct proxy {
     /* outbox.c and send.c */
     unsigned long sent;
 
+    /* traffic.c */
+    log_limiter sent_lim, recv_lim;
+    log_limiter oom_lim; /* rare failures that could repeat per message */
+
     /* loop.c */
     int watched[PROXY_MAX_WATCHED_FDS], n_watched;
 };

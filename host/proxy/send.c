@@ -120,9 +120,11 @@ int proxy_send(proxy *p, wire_header *h, blob *payload, int flags, char *err, si
         if (follow) session_start(p->sessions, h->session_id, h->session_type, -1);
         return -1;
     }
-    if (follow && session_owe(p->sessions, h->session_id, key, seq) != 0)
-        log_warn("out of memory: session %.*s is not followed", (int)h->session_id.len,
-                 h->session_id.ptr);
+    unsigned long held;
+    if (follow && session_owe(p->sessions, h->session_id, key, seq) != 0 &&
+        log_limiter_pass(&p->oom_lim, 5.0, &held))
+        log_warn("out of memory: session %.*s is not followed (%lu more held back)",
+                 (int)h->session_id.len, h->session_id.ptr, held);
     return 0;
 }
 

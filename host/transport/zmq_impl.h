@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "base/buf.h"
+#include "base/log.h"
 #include "transport/inflight.h"
 #include "transport/transport.h"
 #include "transport/zap.h"
@@ -31,6 +32,7 @@ typedef struct zmqdrv {
     double last_batch; /* when the last batch began */
     uint64_t seq;      /* the last packet number given */
     unsigned long waits; /* how often the proxy waited: the batching rule counts them */
+    log_limiter oom_lim;
     transport_peer *peers;
 } zmqdrv;
 

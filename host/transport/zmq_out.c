@@ -91,8 +91,11 @@ static void sent(zmqdrv *z, transport_peer *p, uint64_t seq, uint32_t messages, 
         packet = blob_copy(p->out.data + start, p->out.len - start);
         kept = payload ? blob_ref(payload) : NULL;
     }
-    if (inflight_push(&p->sent, seq, messages, packet, kept) != 0)
-        log_warn("out of memory: a packet sent is not followed until acknowledged");
+    unsigned long held;
+    if (inflight_push(&p->sent, seq, messages, packet, kept) != 0 &&
+        log_limiter_pass(&z->oom_lim, 5.0, &held))
+        log_warn("out of memory: a packet sent is not followed until acknowledged (%lu more "
+                 "held back)", held);
 }
 
 /* Sends p's open batch, or an acknowledgement alone: 1 nothing left
