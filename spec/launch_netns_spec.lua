@@ -225,7 +225,13 @@ describe("launch on hosts of their own", function()
     end
     local launchers, password = start_job("sum", true)
     net.password = password
-    wait_members()
+    local m = wait_members()
+    -- Closed for real: every registration is signed and carries a CURVE key.
+    for name in pairs(PLACED) do
+      assert.matches("\ncurve %S+\n", m[name].text, 1)
+      assert.matches("\nmac %x+\n*$", m[name].text)
+    end
+    assert.matches("^%x+\n*$", redis_cli("get", "maro:" .. GROUP .. ":closed"))
     touch(dir .. "/go")
     assert_ends(launchers)
     assert.matches("master%.1 | the sum of 1%.%.1000 is 500500\n", launchers.a.stdout())
