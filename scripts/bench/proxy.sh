@@ -48,6 +48,10 @@
 #               ratio to the open group's figures of the same invocation.
 #   paths       throughput with a SessionMessage per isend (what scripts usually
 #               write), and with isend_to/receive_values (the fast path).
+#   bytes       what the loopback interface received during a 64 B throughput
+#               run, divided by the messages: TCP/IP headers, acknowledgements,
+#               Redis and joining included (the machine's other loopback
+#               traffic too: run it on a quiet machine).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -161,8 +165,14 @@ raw_run() { # METRIC_KEY RECORD_AS ARGS...
 
 new_group() { run_seq=$((run_seq + 1)); export MARO_GROUP="bench-$$-$run_seq"; }
 
-lua_thr() { # RECORD_AS KEY N SIZE new|reuse
+# Bytes the loopback interface has received so far (every packet, headers
+# included: what a receiving kernel gets).
+lo_rx_bytes() { awk -F'[: ]+' '$2 == "lo" { print $3 }' /proc/net/dev; }
+
+lua_thr() { # RECORD_AS KEY N SIZE new|reuse|session|fast
   local as=$1 key=$2 n=$3 size=$4 build=$5 out=$tmp/thr.out
+  local rx_before
+  rx_before=$(lo_rx_bytes)
   new_group
   timeout -k 5 "$limit" "$marohost" "$bench_dir/proxy_thr.lua" receiver "$n" "$size" \
     >"$out" 2>"$tmp/thr.recv.err" &
@@ -179,6 +189,10 @@ lua_thr() { # RECORD_AS KEY N SIZE new|reuse
   if [ "$rs" -eq 0 ] && [ "$ss" -eq 0 ] && v=$(value "$key" "$out"); then
     record "$as" lua "$v"
     progress "  marohost $as: $v"
+    # Joining, Redis and leaving add a few kilobytes: nothing per message.
+    local wire
+    wire=$(awk -v a="$rx_before" -v b="$(lo_rx_bytes)" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')
+    record "wire_$as" lua "$wire"
   else
     fail "proxy_thr.lua $n x $size bytes (receiver status $rs, sender status $ss)" \
       "$tmp/thr.recv.err" "$tmp/thr.send.err"
@@ -405,6 +419,9 @@ row "join, master + $workers workers (s)" join max "<= 1 s" 1
 row "idle worker RSS (MiB)" rss below "< 10 MiB" 10
 row "64 B throughput, SessionMessage per isend" thr_session info "(for comparison)" 0 thr
 row "64 B throughput, isend_to/receive_values" thr_fast info "(for comparison)" 0 thr
+row "bytes on loopback per 64 B Message" wire_thr max "<= 100" 100
+row "bytes on loopback per 64 B SessionMessage" wire_thr_session max "<= 100" 100
+row "bytes on loopback per 64 B isend_to" wire_thr_fast max "<= 100" 100
 echo
 printf '%-44s %12s %12s %9s  %-22s %s\n' "closed group (group key)" open closed ratio target met
 vs "64 B isend->receive throughput (msg/s)" thr_closed thr ">= 70 % of open" share 70
