@@ -1,8 +1,6 @@
 /* proxy.c: a proxy's configuration, joining and leaving. Sending is in
  * send.c, receiving in receive.c; both wait in loop.c. */
-#include <arpa/inet.h>
 #include <malloc.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +10,7 @@
 #include "base/clock.h"
 #include "base/ids.h"
 #include "base/interrupt.h"
+#include "proxy/closed_group.h"
 #include "proxy/inbox.h"
 #include "proxy/loop.h"
 #include "proxy/membership.h"
@@ -305,58 +304,10 @@ static void set_incarnation(proxy *p, const char *hex) {
         snprintf(p->incarnation_hex + 2 * i, 3, "%02x", p->incarnation[i]);
 }
 
-/* How long a connecting peer's key may take to be looked up in Redis. */
-#define AUTHORIZE_TIMEOUT 2.0
-
-/* On the transport's handler thread: a connecting key is let in when it is
- * in the signed registration of a live member. */
-static int authorize_key(void *ctx, const char *key, char *name, size_t namelen) {
-    proxy *p = ctx;
-    discovery *d = atomic_load(&p->authorizer);
-    registration r;
-    char err[300] = "not joined yet";
-    int found = d ? discovery_authorize(d, key, AUTHORIZE_TIMEOUT, &r, err, sizeof err) : -1;
-    if (found < 0) log_debug("'%s' cannot tell whose key %s is: %s", p->name, key, err);
-    if (found != 1) return 0;
-    snprintf(name, namelen, "%s", r.name);
-    registration_free(&r);
-    return 1;
-}
-
-static int load_group_key(proxy *p, const proxy_config *c, char *err, size_t errlen) {
-    if (!c->group_key_file) return 0;
-    if (c->hub) {
-        snprintf(err, errlen, "group_key: the proxies of a hub (maro.testing) are one process "
-                 "and take no group key");
-        return -1;
-    }
-    group_key k;
-    char why[512];
-    if (group_key_load(c->group_key_file, &k, why, sizeof why) != 0) {
-        snprintf(err, errlen, "group_key: %s", why);
-        return -1;
-    }
-    int rc = group_key_derive(&k, &p->secrets);
-    group_key_wipe(&k, sizeof k);
-    if (rc != 0) {
-        snprintf(err, errlen, "group_key: libsodium cannot start");
-        return -1;
-    }
-    p->closed = 1;
-    return 0;
-}
-
-static int is_loopback(const char *host) {
-    unsigned char a[16];
-    if (inet_pton(AF_INET, host, a) == 1) return a[0] == 127;
-    if (inet_pton(AF_INET6, host, a) == 1) return IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a);
-    return strcmp(host, "localhost") == 0;
-}
-
 static int open_backends(proxy *p, const proxy_config *c, int *interrupted, char *err,
                          size_t errlen) {
     char host[256] = "";
-    if (load_group_key(p, c, err, errlen) != 0) return -1;
+    if (closed_group_load(p, c, err, errlen) != 0) return -1;
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     long long started_ms = (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
@@ -372,10 +323,7 @@ static int open_backends(proxy *p, const proxy_config *c, int *interrupted, char
                            c->enable_cache, {p->group, strlen(p->group)},
                            {p->name, strlen(p->name)}, {0}, NULL, NULL};
     memcpy(tc.incarnation, p->incarnation, sizeof tc.incarnation);
-    if (p->closed) {
-        tc.authorize = authorize_key;
-        tc.authorize_ctx = p;
-    }
+    closed_group_secure(p, &tc);
     if (c->hub) {
         if (!(p->tr = inproc_transport_open(c->hub, &tc, err, errlen))) return -1;
     } else {
@@ -388,11 +336,7 @@ static int open_backends(proxy *p, const proxy_config *c, int *interrupted, char
          * from the network, and one on a private address not from others. */
         tc.bind_host = c->bind_host && *c->bind_host ? c->bind_host : host;
         if (!(p->tr = zmqdrv_open(&tc, err, errlen))) return -1;
-        if (!p->closed && !is_loopback(tc.bind_host))
-            log_warn("group '%s' is open: '%s' receives on %s, where anyone who reaches it (or "
-                     "its Redis) can join, read and send; give the group a key (group_key or "
-                     "MARO_GROUP_KEY_FILE; docs/security.md)", p->group, p->name,
-                     transport_address(p->tr));
+        closed_group_warn_if_open(p, tc.bind_host);
     }
     dc.me.address = (char *)transport_address(p->tr);
     if (transport_public_key(p->tr))

@@ -3,9 +3,10 @@
  * above it; data flows one way:
  *
  *   proxy.c (open, close) and send.c (sends) and receive.c (receives)
- *     -> loop.c (the one wait)
+ *     -> closed_group.c (what a group key adds), loop.c (the one wait)
  *       -> membership.c (discovery -> peer table), inbox.c (frames -> buffer)
  *         -> outbox.c (one message to one peer now, or kept)
+ *           -> traffic.c (the debug log of messages)
  *           -> peer_table.c, senders.c, rxbuf.c (data only)
  *
  * Not for other modules: they use proxy.h. */
@@ -35,9 +36,9 @@ struct proxy {
     int closing;
     uint64_t lost_while_closing; /* owed to peers that left during close's wait */
     double started;
-    /* A closed group (group_key): what the key gives, and the discovery the
-     * transport's handler thread asks who a connecting key is (set once
-     * discovery is open, cleared before it closes). */
+    /* closed_group.c: a closed group (group_key): what the key gives, and
+     * the discovery the transport's handler thread asks who a connecting key
+     * is (set once discovery is open; the transport closes before it). */
     int closed;
     group_secrets secrets;
     _Atomic(discovery *) authorizer;
