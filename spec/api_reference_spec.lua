@@ -2,8 +2,9 @@
 -- modules export (the tables of require("maro") and maro.testing, the fields
 -- of a message, the methods of a register table, of a proxy of a
 -- maro.testing group, of a dist worker, of a group and of a log limiter),
--- the options of the marohost command and every environment variable the
--- sources read, and fails with the name of each one the reference lacks.
+-- the options of the marohost command (and of launch and status) and every
+-- environment variable the sources read, and fails with the name of each
+-- one the reference lacks.
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local procs = dofile(here .. "support/procs.lua")
 local maro = require("maro")
@@ -173,7 +174,7 @@ describe("docs/api.md", function()
     assert_documented(names, "methods and fields of a log limiter")
   end)
 
-  it("names every option of the marohost command and of marohost launch", function()
+  it("names every option of the marohost command, of marohost launch and of status", function()
     local function options(cmd)
       local p = io.popen(procs.quote(procs.MAROHOST) .. " " .. cmd .. " 2>&1")
       local out = p:read("a")
@@ -190,6 +191,7 @@ describe("docs/api.md", function()
     end
     assert_documented(options("--help"), "options of marohost")
     assert_documented(options("launch --help"), "options of marohost launch")
+    assert_documented(options("status --help"), "options of marohost status")
   end)
 
   it("names every environment variable the sources read", function()

@@ -71,27 +71,15 @@ static const char *line_start(const char *text, size_t len, const char *key) {
     return NULL;
 }
 
-int registration_parse(const char *name, const char *text, size_t len,
-                       const group_secrets *secrets, registration *out, char *err,
-                       size_t errlen) {
+/* What read_fields does with the "curve" line: a signed registration must
+ * have one; an open member's reader leaves it out, as it talks in the clear. */
+enum { CURVE_SKIP, CURVE_IF_THERE, CURVE_NEEDED };
+
+/* The lines after the signature check. */
+static int read_fields(const char *name, const char *text, size_t len, int curve,
+                       registration *out, char *err, size_t errlen) {
     const char *v;
     size_t vlen;
-    memset(out, 0, sizeof *out);
-    const char *mac = line_start(text, len, "mac");
-    if (secrets) {
-        const char *hex = mac ? mac + 4 : NULL, *eol = NULL;
-        if (hex) eol = memchr(hex, '\n', (size_t)(text + len - hex));
-        size_t hexlen = hex ? (size_t)((eol ? eol : text + len) - hex) : 0;
-        if (!mac || !group_key_verify(secrets, text, (size_t)(mac - text), hex, hexlen)) {
-            snprintf(err, errlen, "'%s' is registered without this group's key (a registration "
-                     "that is not signed with it is ignored)", name);
-            return -1;
-        }
-    } else if (mac) {
-        snprintf(err, errlen, "'%s' is a member of a closed group (its registration is signed "
-                 "with a group key this member does not hold)", name);
-        return -1;
-    }
     if (!field(text, len, "maro", &v, &vlen)) {
         snprintf(err, errlen, "'%s' is registered in a format this version does not read (an "
                  "older marohost?)", name);
@@ -102,8 +90,8 @@ int registration_parse(const char *name, const char *text, size_t len,
                  (int)(vlen > 8 ? 8 : vlen), v, WIRE_VERSION);
         return -1;
     }
-    const char *t, *a, *i, *s = NULL;
-    size_t tl, al, il, sl = 0;
+    const char *t, *a, *i, *c, *s = NULL;
+    size_t tl, al, il, cl, sl = 0;
     if (!field(text, len, "type", &t, &tl) || !field(text, len, "address", &a, &al) ||
         !field(text, len, "incarnation", &i, &il) || il != REGISTRATION_INCARNATION_HEX ||
         tl == 0 || al == 0) {
@@ -111,19 +99,17 @@ int registration_parse(const char *name, const char *text, size_t len,
                  "incarnation", name);
         return -1;
     }
+    int has_curve = curve != CURVE_SKIP && field(text, len, "curve", &c, &cl) &&
+                    cl == REGISTRATION_CURVE_Z85;
+    if (curve == CURVE_NEEDED && !has_curve) {
+        snprintf(err, errlen, "'%s' has a signed registration without its CURVE key", name);
+        return -1;
+    }
     out->name = strdup(name);
     out->type = dup_n(t, tl);
     out->address = dup_n(a, al);
     memcpy(out->incarnation, i, il);
-    if (secrets) {
-        const char *c;
-        size_t cl;
-        if (!field(text, len, "curve", &c, &cl) || cl != REGISTRATION_CURVE_Z85) {
-            snprintf(err, errlen, "'%s' has a signed registration without its CURVE key", name);
-            return -1;
-        }
-        memcpy(out->curve, c, cl);
-    }
+    if (has_curve) memcpy(out->curve, c, cl);
     if (field(text, len, "started", &s, &sl)) out->started_ms = strtoll(s, NULL, 10);
     if (field(text, len, "stats", &s, &sl)) {
         char *st = dup_n(s, sl);
@@ -140,6 +126,34 @@ int registration_parse(const char *name, const char *text, size_t len,
         return -1;
     }
     return 0;
+}
+
+int registration_parse(const char *name, const char *text, size_t len,
+                       const group_secrets *secrets, registration *out, char *err,
+                       size_t errlen) {
+    memset(out, 0, sizeof *out);
+    const char *mac = line_start(text, len, "mac");
+    if (secrets) {
+        const char *hex = mac ? mac + 4 : NULL, *eol = NULL;
+        if (hex) eol = memchr(hex, '\n', (size_t)(text + len - hex));
+        size_t hexlen = hex ? (size_t)((eol ? eol : text + len) - hex) : 0;
+        if (!mac || !group_key_verify(secrets, text, (size_t)(mac - text), hex, hexlen)) {
+            snprintf(err, errlen, "'%s' is registered without this group's key (a registration "
+                     "that is not signed with it is ignored)", name);
+            return -1;
+        }
+    } else if (mac) {
+        snprintf(err, errlen, "'%s' is a member of a closed group (its registration is signed "
+                 "with a group key this member does not hold)", name);
+        return -1;
+    }
+    return read_fields(name, text, len, secrets ? CURVE_NEEDED : CURVE_SKIP, out, err, errlen);
+}
+
+int registration_parse_unverified(const char *name, const char *text, size_t len,
+                                  registration *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    return read_fields(name, text, len, CURVE_IF_THERE, out, err, errlen);
 }
 
 int registration_copy(registration *dst, const registration *src) {

@@ -49,6 +49,13 @@ int registration_format(const registration *r, const group_secrets *secrets, buf
 int registration_parse(const char *name, const char *text, size_t len,
                        const group_secrets *secrets, registration *out, char *err,
                        size_t errlen);
+/* Reads the text registered under name, signed or not, checking no
+ * signature (its CURVE key is read when there is one): for a reader that
+ * holds no group key and only shows what is registered (marohost status),
+ * never for choosing whom to talk to, since anyone who can write to Redis
+ * can write such a text. 0, or -1 with err. */
+int registration_parse_unverified(const char *name, const char *text, size_t len,
+                                  registration *out, char *err, size_t errlen);
 /* A deep copy. 0, or -1 when out of memory. */
 int registration_copy(registration *dst, const registration *src);
 void registration_free(registration *r);

@@ -29,6 +29,10 @@ typedef struct registry_keys {
     char *member, *type, *types, *channel, *member_prefix, *type_prefix, *closed, *key_prefix;
     char *own_key; /* maro:G:key:Z85 of this member, or NULL */
     const group_secrets *secrets; /* NULL: an open group */
+    /* Set by a reader without the group key that only shows the group
+     * (marohost status): lookups return registrations, signed or not,
+     * without checking signatures (registration_parse_unverified). */
+    int unverified;
 } registry_keys;
 
 /* NULL name/type: only the group-wide keys. secrets and curve (this

@@ -13,6 +13,7 @@
 #include "keys/group_key.h"
 #include "embedded.h"
 #include "lua_alloc.h"
+#include "status.h"
 #include "stop_signals.h"
 
 static const char *progname = "marohost";
@@ -22,6 +23,7 @@ static void print_usage(FILE *out) {
             "usage: %s [options] [script [args...]]\n"
             "       %s launch job.lua [args...]   (see %s launch --help)\n"
             "       %s keygen PATH                write a new group key file (mode 0600)\n"
+            "       %s status [GROUP] [options]   the live members of a group (status --help)\n"
             "Runs a Lua %s script with the maro library (require \"maro\") built in;\n"
             "'launch' runs a job of several components on this machine.\n"
             "\n"
@@ -40,7 +42,8 @@ static void print_usage(FILE *out) {
             "With no script, standard input is run when it is not a terminal.\n"
             "The script gets its arguments as ... and in the global table 'arg'.\n"
             "An uncaught error prints a traceback and exits with status 1.\n",
-            progname, progname, progname, progname, LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
+            progname, progname, progname, progname, progname,
+            LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
 }
 
 static void print_version(void) {
@@ -338,6 +341,11 @@ static void on_warning(void *ud, const char *msg, int tocont) {
 
 int main(int argc, char **argv) {
     if (argv[0] && argv[0][0]) progname = argv[0];
+    /* status runs no Lua, so it starts before the state is made; and it
+     * keeps its own exit status (0 when a signal ends --watch), which below
+     * would become 128 + the signal, as for a script. */
+    if (argc > 1 && strcmp(argv[1], "status") == 0)
+        return status_main(progname, argc - 1, argv + 1);
     lua_pool *pool = lua_pool_new();
     lua_State *L = pool ? lua_newstate(lua_pool_alloc, pool) : NULL;
     if (!L) {

@@ -9,7 +9,9 @@
 
 #include <lua.h>
 
-/* Installs the handlers for the script running in L. */
+/* Installs the handlers for the script running in L. L NULL: a command that
+ * runs no script (marohost status) polls interrupt_fd() and
+ * stop_signals_caught() instead of getting an error. */
 void stop_signals_install(lua_State *L);
 /* The signal that asked to stop, or 0. */
 int stop_signals_caught(void);
