@@ -36,7 +36,7 @@ redisContext *redis_conn_open(const redis_target *t, double timeout, char *err, 
         redisReply *r = redisCommand(c, "PING");
         if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0) {
             snprintf(err, errlen, "Redis at %s:%d requires a password: give it in the "
-                     "address, redis://[user:]password@%s:%d (redis_address or MARO_REDIS)",
+                     "address, redis://[user:]password@%s:%d",
                      t->host, t->port, t->host, t->port);
             freeReplyObject(r);
             redisFree(c);
