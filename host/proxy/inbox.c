@@ -213,10 +213,11 @@ static peer *sender_peer(proxy *p, sender *s, double now) {
 }
 
 void inbox_acknowledge(proxy *p, int all) {
-    double now = clock_now();
+    double now = 0; /* read when a sender has something due: not on every turn */
     for (size_t i = 0; i < p->senders.n; i++) {
         sender *s = p->senders.all[i];
         if (!s->unacked && !s->flush_at) continue;
+        if (now == 0) now = clock_now();
         peer *pe = sender_peer(p, s, now);
         if (!pe) continue;
         if (s->unacked) { /* the next packet its way carries it */

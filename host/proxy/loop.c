@@ -10,12 +10,12 @@ int loop_run(proxy *p, const proxy_wait_spec *w, peer *writable) {
         /* What arrived first: a peer's last acknowledgement comes before its
          * goodbye, which travels through Redis. */
         int full = inbox_pump(p, w);
-        membership_sync(p);
+        double now = clock_now(); /* once a turn: a receive loop turns once a message */
+        membership_sync_at(p, now);
         inbox_acknowledge(p, 0);
         if (w->done && w->done(w->ctx)) return PROXY_DONE;
         if (!w->uninterruptible && interrupt_pending()) return PROXY_INTERRUPTED;
         if (w->deadline == PROXY_NO_WAIT) return PROXY_TIMEOUT;
-        double now = clock_now();
         if (w->deadline >= 0 && now >= w->deadline) return PROXY_TIMEOUT;
         /* Waiting for particular messages with the buffer full of others
          * cannot end well: the caller hands what it has back. */

@@ -161,8 +161,9 @@ static void apply_view(proxy *p, const char *type, const discovery_view *v, doub
     }
 }
 
-void membership_sync(proxy *p) {
-    double now = clock_now();
+void membership_sync(proxy *p) { membership_sync_at(p, clock_now()); }
+
+void membership_sync_at(proxy *p, double now) {
     uint64_t v = discovery_version(p->disc);
     if (v == p->seen_version && now < p->next_membership) return;
     p->seen_version = v;

@@ -13,6 +13,8 @@
 /* Applies what discovery learned and what time alone decides (expiries).
  * Cheap when nothing changed: call it before every use of the table. */
 void membership_sync(proxy *p);
+/* The same, with the time already read (the loop reads it once a turn). */
+void membership_sync_at(proxy *p, double now);
 /* When membership_sync has work to do even if nothing is announced. */
 double membership_due(const proxy *p);
 /* Follows a type from now on. 0, or -1 when out of memory. */

@@ -85,15 +85,19 @@ static void push_ids(lua_State *L, wire_slice id, int times) {
     }
 }
 
-/* A request starts a session this proxy follows; a reply does not. */
-static int starts_session(const wire_header *h) {
+/* A request starts a session this proxy follows; a reply does not. A plain
+ * message is followed only when the call waits for its reply (send): a
+ * stream of isends would otherwise fill the session table with entries
+ * nobody asks about, and following them costs a third of a send. */
+static int starts_session(const wire_header *h, int waits) {
+    if (h->session_type == SESSION_NONE) return waits && h->session_stage == STAGE_NONE;
     return h->session_stage == wire_request_stage(h->session_type);
 }
 
 /* ---- isend, send ----------------------------------------------------------- */
 
 /* Sends the message at idx; pushes {session_id} (alive as long as the message). */
-static void send_message_at(lua_State *L, proxy *p, int idx, const char *method) {
+static void send_message_at(lua_State *L, proxy *p, int idx, const char *method, int waits) {
     lproxy *lp = lua_touserdata(L, 1); /* checked by proxy_lua_open */
     message *m = message_check_with(L, idx, UP_MSG_META);
     wire_header h;
@@ -102,21 +106,21 @@ static void send_message_at(lua_State *L, proxy *p, int idx, const char *method)
     (void)m;
     if (message_encode(L, idx, &h, &lp->payload, &payload, err, sizeof err) != 0)
         proxy_lua_raise(L, "proxy:%s: %s", method, err);
-    int flags = PROXY_SEND_MINIMAL | (starts_session(&h) ? PROXY_SEND_SESSION : 0);
+    int flags = PROXY_SEND_MINIMAL | (starts_session(&h, waits) ? PROXY_SEND_SESSION : 0);
     send_or_raise(L, p, &h, payload, flags, method, "");
     push_ids(L, h.session_id, 1);
 }
 
 static int l_isend(lua_State *L) {
     proxy *p = proxy_lua_open(L, "isend");
-    send_message_at(L, p, 2, "isend");
+    send_message_at(L, p, 2, "isend", 0);
     return 1;
 }
 
 static int l_send(lua_State *L) {
     proxy *p = proxy_lua_open(L, "send");
     double deadline = proxy_lua_deadline(L, 3, "send");
-    send_message_at(L, p, 2, "send");
+    send_message_at(L, p, 2, "send", 1);
     return proxy_lua_wait_for_ids(L, p, -1, deadline, "send");
 }
 
