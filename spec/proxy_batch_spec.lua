@@ -73,6 +73,18 @@ describe("batches", function()
       assert.are.equal(0, dropped)
     end)
 
+  it("drops an id relative to a bad one, as the bad one", function()
+    -- A version 5 UUID (its version nibble is 5), then an id one past it.
+    local v5 = "\2" .. "\x12\x34\x56\x78\x9a\xbc\x5d\xef" .. pk.varint(7)
+    local bad = first("a", "\x01")
+    bad.raw_sid = v5
+    local relative = next_one("b", "\x02")
+    relative.raw_sid = "\1\2"
+    local got, dropped = deliver(packet{ bad, relative, next_one("c", "\x03") }, 1, 2)
+    assert.are.same({ "c=3" }, got)
+    assert.are.equal(2, dropped)
+  end)
+
   it("drops only a message with an ext payload, or an integer above 2^63-1", function()
     for _, bad in ipairs({ "\xd4\x01\x00", "\xcf\xff\xff\xff\xff\xff\xff\xff\xff",
                            "\x92\x01\xc7\x01\x05\x00" }) do

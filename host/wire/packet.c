@@ -250,11 +250,13 @@ static int get_id(wire_packet_reader *r, int slot, wire_slice *s, wire_uuid *uui
         memcpy(u.prefix, r->p, sizeof u.prefix);
         r->p += sizeof u.prefix;
         if (varint_get(&r->p, r->end, &u.counter) != 0) return -1;
-        if (u.counter > WIRE_UUID_COUNTER_MAX || (u.prefix[6] >> 4) != 4)
-            *bad = "a UUID id that is not version 4";
+        if (u.counter > WIRE_UUID_COUNTER_MAX) *bad = "a UUID id that is not version 4";
     } else {
         return -1; /* an unknown kind cannot be delimited */
     }
+    /* Also for an id relative to a bad one: a bad message's id is remembered,
+     * and what follows it must not inherit it as valid. */
+    if (!*bad && (u.prefix[6] >> 4) != 4) *bad = "a UUID id that is not version 4";
     r->id = u;
     r->have_id = 1;
     wire_uuid_format(&u, r->ids[slot]);
