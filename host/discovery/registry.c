@@ -232,16 +232,23 @@ int registry_lookup_type(redisContext **c, const redis_target *t, const registry
     return 0;
 }
 
-int registry_lookup_name(redisContext **c, const redis_target *t, const registry_keys *k,
-                         const char *name, registration *out, char *err, size_t errlen) {
-    char *key = fmt("%s%s", k->member_prefix, name);
+/* GET prefix+suffix: the reply (NULL with err on failure). */
+static redisReply *get(redisContext **c, const redis_target *t, const char *prefix,
+                       const char *suffix, char *err, size_t errlen) {
+    char *key = fmt("%s%s", prefix, suffix);
     if (!key) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return NULL;
     }
     const char *argv[] = {"GET", key};
     redisReply *r = redis_conn_command(c, t, 2, argv, err, errlen);
     free(key);
+    return r;
+}
+
+int registry_lookup_name(redisContext **c, const redis_target *t, const registry_keys *k,
+                         const char *name, registration *out, char *err, size_t errlen) {
+    redisReply *r = get(c, t, k->member_prefix, name, err, errlen);
     if (!r) return -1;
     int found = 0;
     if (r->type == REDIS_REPLY_STRING) {
@@ -255,14 +262,7 @@ int registry_lookup_name(redisContext **c, const redis_target *t, const registry
 int registry_lookup_key(redisContext **c, const redis_target *t, const registry_keys *k,
                         const char *curve, registration *out, char *err, size_t errlen) {
     if (!k->secrets) return 0;
-    char *key = fmt("%s%s", k->key_prefix, curve);
-    if (!key) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    const char *argv[] = {"GET", key};
-    redisReply *r = redis_conn_command(c, t, 2, argv, err, errlen);
-    free(key);
+    redisReply *r = get(c, t, k->key_prefix, curve, err, errlen);
     if (!r) return -1;
     char name[1100] = "";
     if (r->type == REDIS_REPLY_STRING && r->len < sizeof name) memcpy(name, r->str, r->len + 1);

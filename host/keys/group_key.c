@@ -144,6 +144,15 @@ int group_key_derive(const group_key *k, group_secrets *out) {
 
 void group_key_wipe(void *secret, size_t len) { sodium_memzero(secret, len); }
 
+int group_key_load_secrets(const char *path, group_secrets *out, char *err, size_t errlen) {
+    group_key k;
+    if (group_key_load(path, &k, err, errlen) != 0) return -1;
+    int rc = group_key_derive(&k, out);
+    group_key_wipe(&k, sizeof k);
+    if (rc != 0) snprintf(err, errlen, "libsodium cannot start");
+    return rc;
+}
+
 void group_key_sign(const group_secrets *s, const char *data, size_t len, char out[65]) {
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256(mac, (const unsigned char *)data, len, s->mac_key);

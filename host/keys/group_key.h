@@ -46,6 +46,9 @@ typedef struct group_secrets {
 
 /* 0, or -1 when libsodium cannot start. */
 int group_key_derive(const group_key *k, group_secrets *out);
+/* group_key_load, then group_key_derive; the key itself is wiped. 0, or -1
+ * with err. */
+int group_key_load_secrets(const char *path, group_secrets *out, char *err, size_t errlen);
 /* Clears a key or secrets in memory once they are no longer needed. */
 void group_key_wipe(void *secret, size_t len);
 /* HMAC-SHA-256 of data with the registration key, as 64 hex digits. */

@@ -31,16 +31,9 @@ int closed_group_load(proxy *p, const proxy_config *c, char *err, size_t errlen)
                  "and take no group key");
         return -1;
     }
-    group_key k;
     char why[512];
-    if (group_key_load(c->group_key_file, &k, why, sizeof why) != 0) {
+    if (group_key_load_secrets(c->group_key_file, &p->secrets, why, sizeof why) != 0) {
         snprintf(err, errlen, "group_key: %s", why);
-        return -1;
-    }
-    int rc = group_key_derive(&k, &p->secrets);
-    group_key_wipe(&k, sizeof k);
-    if (rc != 0) {
-        snprintf(err, errlen, "group_key: libsodium cannot start");
         return -1;
     }
     p->closed = 1;

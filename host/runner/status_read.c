@@ -19,16 +19,9 @@ int status_source_open(status_source *s, const status_options *o, char *err, siz
     s->target = (redis_target){s->url.host, s->url.port, s->url.user[0] ? s->url.user : NULL,
                                s->url.password[0] ? s->url.password : NULL, s->url.db};
     if (o->key_file) {
-        group_key k;
         char why[512];
-        if (group_key_load(o->key_file, &k, why, sizeof why) != 0) {
+        if (group_key_load_secrets(o->key_file, &s->secrets, why, sizeof why) != 0) {
             snprintf(err, errlen, "group key: %s", why);
-            return -1;
-        }
-        int rc = group_key_derive(&k, &s->secrets);
-        group_key_wipe(&k, sizeof k);
-        if (rc != 0) {
-            snprintf(err, errlen, "group key: libsodium cannot start");
             return -1;
         }
         s->has_key = 1;
