@@ -76,7 +76,10 @@ describe("proxy traffic", function()
   it("survives randomly mutated messages: each is dropped or delivered whole", function()
     local group = "fuzz_" .. uuid():sub(1, 8)
     local env = env_for(group)
-    local receiver = procs.spawn(SCRIPTS .. "receiver.lua", { "1", "raw", "65536", "1" }, env)
+    -- The garbage's transmissions come over connections of their own, in no
+    -- order: the receiver waits for the 9 + 300 it must account for.
+    local receiver = procs.spawn(SCRIPTS .. "receiver.lua", { "1", "raw", "65536", "1", "309" },
+                                 env)
     local sender = procs.spawn(SCRIPTS .. "sender.lua", { "1000" }, env)
     local address = receiver:wait_output("joined (%S+)"):match("joined (%S+)")
     local garbage = procs.spawn(SCRIPTS .. "garbage.lua", { address, group, "300" }, env)
@@ -99,7 +102,8 @@ describe("proxy traffic", function()
       local group = "bad_" .. uuid():sub(1, 8)
       local env = env_for(group)
       -- Two senders are counted; only the first is awaited when joining.
-      local receiver = procs.spawn(SCRIPTS .. "receiver.lua", { "2", "raw", "65536", "1" }, env)
+      local receiver = procs.spawn(SCRIPTS .. "receiver.lua", { "2", "raw", "65536", "1", "9" },
+                                   env)
       local first = procs.spawn(SCRIPTS .. "sender.lua", { "20000" }, env)
       local address = receiver:wait_output("joined (%S+)"):match("joined (%S+)")
       local garbage = procs.spawn(SCRIPTS .. "garbage.lua", { address, group }, env)

@@ -7,6 +7,11 @@
 #include "base/clock.h"
 #include "proxy/outbox.h"
 
+/* A peer that says goodbye acknowledged what it got just before, but the
+ * acknowledgement travels over ZeroMQ and the goodbye through Redis, and
+ * either may come first: it is given this long to arrive. */
+#define GOODBYE_ACK_GRACE 1.0
+
 /* In-process groups come and go by the dozen in specs: not worth a line each. */
 #define CHANGE_LEVEL(p) ((p)->cfg.hub ? LOG_DEBUG : LOG_INFO)
 
@@ -72,6 +77,7 @@ static void went_away(proxy *p, peer *pe, const char *how) {
     pe->left = clock_now();
     pe->expires = pe->left + p->cfg.peers_catch_lifetime;
     pe->missing_since = 0;
+    pe->goodbye_at = 0;
     p->peers.version++;
     log_write(CHANGE_LEVEL(p), "peer '%s' %s group '%s'; it is expected back (enable_rejoin)",
               pe->name, how, p->group);
@@ -107,6 +113,7 @@ static void came_back(proxy *p, peer *pe, const registration *r) {
         if (peer_table_update(&p->peers, pe, r) != 0) log_warn("out of memory");
     }
     pe->missing_since = 0;
+    pe->goodbye_at = 0;
     if (down) {
         pe->state = PEER_LIVE;
         p->peers.version++;
@@ -123,7 +130,19 @@ static int in_view(const discovery_view *v, const char *name) {
     return 0;
 }
 
-static void apply_view(proxy *p, const char *type, const discovery_view *v, double *due) {
+/* 1 when a peer that said goodbye may be let go now: it acknowledged
+ * everything, or had its grace. */
+static int goodbye_settled(proxy *p, peer *pe, double now, double *due) {
+    if (!transport_unacked(p->tr, pe->tp, NULL)) return 1;
+    if (!pe->goodbye_at) pe->goodbye_at = now;
+    double until = pe->goodbye_at + GOODBYE_ACK_GRACE;
+    if (now >= until) return 1;
+    if (until < *due) *due = until;
+    return 0;
+}
+
+static void apply_view(proxy *p, const char *type, const discovery_view *v, double now,
+                       double *due) {
     for (size_t i = 0; i < v->n; i++) {
         const registration *m = &v->members[i];
         if (strcmp(m->name, p->name) == 0) continue;
@@ -140,6 +159,7 @@ static void apply_view(proxy *p, const char *type, const discovery_view *v, doub
             came_back(p, pe, m);
         } else {
             pe->missing_since = 0;
+            pe->goodbye_at = 0;
         }
     }
     if (!v->ok) return; /* the registry did not answer: nothing is known to be missing */
@@ -149,7 +169,7 @@ static void apply_view(proxy *p, const char *type, const discovery_view *v, doub
         if (pe->state != PEER_LIVE || strcmp(pe->type, type) != 0 || in_view(v, pe->name))
             continue;
         if (discovery_said_goodbye(p->disc, pe->name)) {
-            went_away(p, pe, "left");
+            if (goodbye_settled(p, pe, now, due)) went_away(p, pe, "left");
         } else if (!pe->missing_since) {
             pe->missing_since = v->as_of;
             if (v->as_of + expiry < *due) *due = v->as_of + expiry;
@@ -171,7 +191,7 @@ void membership_sync_at(proxy *p, double now) {
     for (size_t t = 0; t < p->n_types; t++) {
         discovery_view view;
         if (discovery_view_of(p->disc, p->types[t], &view) != 0) continue;
-        if (view.as_of > 0) apply_view(p, p->types[t], &view, &due);
+        if (view.as_of > 0) apply_view(p, p->types[t], &view, now, &due);
         discovery_view_free(&view);
     }
     for (size_t i = p->peers.n; i-- > 0;) {

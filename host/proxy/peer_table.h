@@ -33,6 +33,7 @@ typedef struct peer {
     int state;             /* PEER_LIVE or PEER_DOWN */
     transport_peer *tp;
     double missing_since;  /* when a lookup first missed it; 0: seen */
+    double goodbye_at;     /* when its goodbye was seen while it still owed acknowledgements */
     double left, expires;  /* PEER_DOWN: when it went down; when it is forgotten */
     kept_msg *kept_head, *kept_tail;
     size_t n_kept;
