@@ -17,7 +17,8 @@ scripts/setup.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
 passed=0
 failed=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+failures=$(mktemp)
+trap 'rm -f "$log" "$failures"' EXIT
 
 # run_specs LABEL MAROHOST: busted under that binary; adds its counts to the totals.
 run_specs() {
@@ -34,6 +35,9 @@ run_specs() {
     return
   fi
   read -r ok _ _ bad _ _ err _ <<<"$summary"
+  # The head of each failure, kept for the end: a long log's tail must name what failed.
+  awk -v label="$label" '/^(Failure|Error) -> /{n=8; print "[" label "] " $0; next}
+                          n>0{print "    " substr($0, 1, 300); n--}' "$log" >>"$failures"
   passed=$((passed + ok))
   failed=$((failed + bad + err))
   if [ "$status" -ne 0 ] && [ $((bad + err)) -eq 0 ]; then failed=$((failed + 1)); fi
@@ -61,5 +65,9 @@ if [ "$quick" -eq 0 ]; then
   fi
 fi
 
+if [ -s "$failures" ]; then
+  echo "== what failed"
+  cat "$failures"
+fi
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -280,7 +280,7 @@ static void read_options(lua_State *L, int idx, const char *method, const char *
         *ack = lua_toboolean(L, -1);
         lua_pop(L, 1);
         if (lua_getfield(L, idx, "error") != LUA_TNIL) {
-            size_t len;
+            size_t len = 0;
             const char *e = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
             if (!e || len == 0 || len > WIRE_MAX_ERROR)
                 proxy_lua_raise(L, "proxy:%s: option 'error' must be a string of 1 to %d "

@@ -2,8 +2,9 @@
 -- left, in a maro.testing group; for spec/dist_errors_spec.lua, which reads
 -- the log lines on stderr.
 --   marohost lost_requester.lua [COUNT [LOG_INTERVAL]]
--- Prints "errors N held H" on stdout once the worker has handled the COUNT
--- requests and written what its log limiter held back.
+-- Prints "errors N held H elapsed S" on stdout once the worker has handled
+-- the COUNT requests and written what its log limiter held back; S is the
+-- seconds from the first request handled to the last line written.
 local maro = require("maro")
 local dist = require("maro.dist")
 local testing = require("maro.testing")
@@ -23,6 +24,7 @@ for i = 1, count do
   g.master[1]:isend(testing.task("master_1", "worker_1", "x", i))
 end
 g.master[1]:close()
+local t0 = maro.now()
 while w:step(0) > 0 do
 end
 
@@ -31,4 +33,5 @@ while dist.stats(w).held > 0 do
   assert(maro.now() < deadline, "the held-back count was not written")
   w:step(0.05)
 end
-print(string.format("errors %d held %d", dist.stats(w).errors, dist.stats(w).held))
+print(string.format("errors %d held %d elapsed %.3f", dist.stats(w).errors, dist.stats(w).held,
+                    maro.now() - t0))
