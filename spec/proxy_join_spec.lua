@@ -111,6 +111,27 @@ describe("joining and leaving", function()
     assert.matches("peers.worker=", q:stdout(), 1, true)
   end)
 
+  it("says every 5 s whom it waits for, and names the types nobody expects", function()
+    local group = new_group()
+    local w1 = join(string.format("{ group_name = %q, component_type = 'worker', "
+      .. "component_name = 'w1' }", group), "wait")
+    local typo = join(string.format("{ group_name = %q, component_type = 'wokrer', "
+      .. "component_name = 'w2' }", group), "wait")
+    w1:wait_output("joined")
+    typo:wait_output("joined")
+    -- 12 retries of 0.5 s: about 6 s of waiting, one progress line.
+    local p = join(string.format("{ group_name = %q, component_type = 'master', "
+      .. "expected_peers = { worker = 2 }, max_peer_discovery_retries = 11, "
+      .. "initial_peer_discovery_retry_interval = 0.5, "
+      .. "max_peer_discovery_retry_interval = 0.5 }", group), "info")
+    assert.are.equal(1, p:wait(30), p:report())
+    local err = p:stderr()
+    assert.matches("info: '[%w_]+' waits for its peers in group '" .. group .. "' %([56] s so far%): "
+      .. "worker: 1 of 2 %(w1%); also registered: 'wokrer'", err)
+    assert.matches("expected peers missing in group '" .. group .. "' after [%d.]+ s "
+      .. "%(worker: 1 of 2 %(w1%)%); the group also holds types 'wokrer'; start them", err)
+  end)
+
   it("refuses a name that a live member of the group uses", function()
     local group = new_group()
     local opts = string.format("{ group_name = %q, component_type = 'a', component_name = 'dup', "
