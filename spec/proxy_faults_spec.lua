@@ -10,7 +10,8 @@
 -- - close() says how many messages are not known to have arrived, never
 --   fewer than did not;
 -- - a flooded receiver holds at most max_buffered_bytes plus ZeroMQ's queue;
--- - nothing of a group's dead members is left in Redis after two expiries.
+-- - nothing of a group's dead members is left in Redis after two expiries;
+-- - a member that answered a peer which then left does not spin.
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local procs = dofile(here .. "support/procs.lua")
 local redis_support = dofile(here .. "support/redis.lua")
@@ -213,4 +214,44 @@ describe("proxy faults", function()
     print(("\n  all keys of a dead group gone %.1f s after the kill (expiry 3 s)")
       :format(procs.now() - killed))
   end)
+  -- CPU seconds (user + system) that process has used so far.
+  local function cpu_seconds(pid)
+    local f = assert(io.open("/proc/" .. pid .. "/stat"))
+    local stat = f:read("a")
+    f:close()
+    local fields = {}
+    for v in stat:match("^.*%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = v end
+    -- utime and stime are fields 14 and 15 of the line, 12 and 13 after the name
+    return (tonumber(fields[12]) + tonumber(fields[13])) / 100
+  end
+
+  for _, rejoin in ipairs({ false, true }) do
+    it("stays idle after a peer it answered has left" .. (rejoin and " (rejoin)" or ""),
+       function()
+      local maro = require("maro")
+      local worker = procs.spawn(here .. "scripts/proxy/join.lua", {
+        string.format("{ component_type = 'worker', component_name = 'w', enable_rejoin = %s }",
+                      tostring(rejoin)), "wait" }, with())
+      worker:wait_output("joined")
+      local master = maro.Proxy{ group_name = env.MARO_GROUP, component_type = "master",
+        redis_address = redis.address, expected_peers = { worker = 1 } }
+      for i = 1, 20 do
+        local replies = master:send(maro.Message{ tag = "ping", source = master.name,
+          destination = "w", payload = i, session_type = maro.SessionType.TASK }, 10)
+        assert.are.equal(1, #replies, worker:report())
+      end
+      master:close()
+      -- What the worker still owes the master (its acknowledgements) cannot
+      -- reach it now; a worker that kept trying at once would use a whole core.
+      procs.wait_until(function()
+        return worker:stderr():find("peer '" .. master.name .. "' left", 1, true)
+      end, 10, "the worker to see the master leave")
+      local before = cpu_seconds(worker.pid)
+      os.execute("sleep 2") -- the window the CPU time is measured over
+      local used = cpu_seconds(worker.pid) - before
+      assert.is_true(used < 0.2, string.format("the idle worker used %.2f s of CPU in 2 s", used))
+      worker:kill("TERM")
+      assert.are.equal(143, worker:wait(20), worker:report())
+    end)
+  end
 end)

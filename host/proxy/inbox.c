@@ -235,12 +235,21 @@ void inbox_acknowledge(proxy *p, int all) {
     }
 }
 
-double inbox_ack_due(const proxy *p) {
+/* Only what can be sent is due: an acknowledgement owed to a member that is
+ * down waits for a membership change, which wakes the loop anyway, and one
+ * owed to a member not known yet waits for its next lookup. The peer table
+ * is only asked about what looks due. */
+double inbox_ack_due(const proxy *p, double now) {
     double due = 1e300;
     for (size_t i = 0; i < p->senders.n; i++) {
         const sender *s = p->senders.all[i];
-        if (s->unacked) return 0;
-        if (s->flush_at && s->flush_at < due) due = s->flush_at;
+        if (!s->unacked && !s->flush_at) continue;
+        double at = s->unacked ? 0 : s->flush_at;
+        if (at <= now) {
+            const peer *pe = peer_table_find(&p->peers, s->name, strlen(s->name));
+            at = !pe ? s->resolve_at : pe->state != PEER_LIVE ? 1e300 : at;
+        }
+        if (at < due) due = at;
     }
     return due;
 }

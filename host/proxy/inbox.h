@@ -20,7 +20,7 @@ int inbox_pump(proxy *p, const proxy_wait_spec *w);
  * (every one when all is set: the proxy is leaving). */
 void inbox_acknowledge(proxy *p, int all);
 /* When inbox_acknowledge next has something to send alone. */
-double inbox_ack_due(const proxy *p);
+double inbox_ack_due(const proxy *p, double now);
 /* The receive buffer is at a bound. */
 int inbox_full(proxy *p);
 

@@ -20,7 +20,7 @@ int loop_run(proxy *p, const proxy_wait_spec *w, peer *writable) {
         /* Waiting for particular messages with the buffer full of others
          * cannot end well: the caller hands what it has back. */
         if (full && w->take) return PROXY_FULL;
-        double until = membership_due(p), acks = inbox_ack_due(p);
+        double until = membership_due(p), acks = inbox_ack_due(p, now);
         if (acks < until) until = acks;
         if (w->deadline >= 0 && w->deadline < until) until = w->deadline;
         transport_fd fds[2 + PROXY_MAX_WATCHED_FDS] = {

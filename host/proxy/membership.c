@@ -58,6 +58,7 @@ static uint64_t forget(proxy *p, peer *pe, int expired) {
                  "left; %s may not have arrived", (unsigned long long)unacked,
                  proxy_plural(unacked), pe->name, p->group, unacked == 1 ? "was" : "were",
                  unacked == 1 ? "it" : "they");
+    senders_owe_nothing(&p->senders, pe->name);
     transport_disconnect(p->tr, pe->tp);
     peer_table_remove(&p->peers, pe);
     if (p->closing) p->lost_while_closing += unacked + kept;

@@ -70,3 +70,13 @@ sender *senders_get(senders *s, const uint8_t *incarnation, const char *name, si
     s->all[s->n++] = x;
     return x;
 }
+
+void senders_owe_nothing(senders *s, const char *name) {
+    for (size_t i = 0; i < s->n; i++) {
+        sender *x = s->all[i];
+        if (strcmp(x->name, name) != 0) continue;
+        x->unacked = 0;
+        x->since_flush = 0;
+        x->flush_at = 0;
+    }
+}

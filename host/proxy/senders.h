@@ -38,4 +38,8 @@ void senders_free(senders *s);
 sender *senders_get(senders *s, const uint8_t *incarnation, const char *name, size_t name_len,
                     double now);
 
+/* A member that is gone for good is owed nothing more: what its runs are
+ * owed cannot reach them, and waiting to send it would never end. */
+void senders_owe_nothing(senders *s, const char *name);
+
 #endif
