@@ -30,19 +30,6 @@ redisContext *redis_conn_open(const redis_target *t, double timeout, char *err, 
             return NULL;
         }
         freeReplyObject(r);
-    } else {
-        /* Without this, a server that wants a password answers the first
-         * real command with an error that does not say so. */
-        redisReply *r = redisCommand(c, "PING");
-        if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0) {
-            snprintf(err, errlen, "Redis at %s:%d requires a password: give it in the "
-                     "address, redis://[user:]password@%s:%d",
-                     t->host, t->port, t->host, t->port);
-            freeReplyObject(r);
-            redisFree(c);
-            return NULL;
-        }
-        if (r) freeReplyObject(r);
     }
     if (t->db) {
         redisReply *r = redisCommand(c, "SELECT %d", t->db);
@@ -58,13 +45,25 @@ redisContext *redis_conn_open(const redis_target *t, double timeout, char *err, 
     return c;
 }
 
+/* A server that wants a password and got none answers the first command
+ * with NOAUTH, or, for a long one, with "Protocol error: unauthenticated
+ * multibulk length"; neither says where the password goes. Asking it first
+ * (PING) would cost every connection a round trip. */
+void redis_conn_error(const redis_target *t, const char *reply, char *err, size_t errlen) {
+    if (!t->password && (strncmp(reply, "NOAUTH", 6) == 0 || strstr(reply, "unauthenticated")))
+        snprintf(err, errlen, "Redis at %s:%d requires a password: give it in the address, "
+                 "redis://[user:]password@%s:%d", t->host, t->port, t->host, t->port);
+    else snprintf(err, errlen, "Redis at %s:%d answered: %s", t->host, t->port, reply);
+}
+
 redisReply *redis_conn_command(redisContext **c, const redis_target *t, int argc,
-                               const char **argv, char *err, size_t errlen) {
+                               const char **argv, const size_t *lens, char *err,
+                               size_t errlen) {
     if (!*c) {
         snprintf(err, errlen, "Redis at %s:%d: not connected", t->host, t->port);
         return NULL;
     }
-    redisReply *r = redisCommandArgv(*c, argc, argv, NULL);
+    redisReply *r = redisCommandArgv(*c, argc, argv, lens);
     if (!r) {
         snprintf(err, errlen, "Redis at %s:%d: %s", t->host, t->port,
                  (*c)->err == REDIS_ERR_IO && strcmp((*c)->errstr, "Resource temporarily "
@@ -76,7 +75,7 @@ redisReply *redis_conn_command(redisContext **c, const redis_target *t, int argc
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "Redis at %s:%d answered: %s", t->host, t->port, r->str);
+        redis_conn_error(t, r->str, err, errlen);
         freeReplyObject(r);
         return NULL;
     }

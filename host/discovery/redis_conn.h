@@ -20,9 +20,15 @@ typedef struct redis_target {
  * the database. timeout: seconds for connecting and for every reply. */
 redisContext *redis_conn_open(const redis_target *t, double timeout, char *err, size_t errlen);
 
-/* Runs a command. NULL with err on an error reply (the connection stays)
- * or a broken connection (*c is freed and set to NULL). */
+/* Runs a command (lens: the arguments' lengths, or NULL for C strings).
+ * NULL with err on an error reply (the connection stays) or a broken
+ * connection (*c is freed and set to NULL). */
 redisReply *redis_conn_command(redisContext **c, const redis_target *t, int argc,
-                               const char **argv, char *err, size_t errlen);
+                               const char **argv, const size_t *lens, char *err,
+                               size_t errlen);
+
+/* The text for an error reply of the server at t: "Redis at host:port
+ * answered: ...", or where the password goes when it wants one. */
+void redis_conn_error(const redis_target *t, const char *reply, char *err, size_t errlen);
 
 #endif

@@ -207,8 +207,11 @@ static redisContext *subscribe(rdisc *d) {
     char err[300];
     redisContext *s = redis_conn_open(&d->target, d->io_timeout, err, sizeof err);
     redisReply *r = s ? redisCommand(s, "SUBSCRIBE %s", d->keys.channel) : NULL;
-    if (!r) {
-        log_debug("no change notifications from Redis: %s", s ? s->errstr : err);
+    if (r && r->type == REDIS_REPLY_ERROR) redis_conn_error(&d->target, r->str, err, sizeof err);
+    else if (!r && s) snprintf(err, sizeof err, "%s", s->errstr);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        log_debug("no change notifications from Redis: %s", err);
+        if (r) freeReplyObject(r);
         if (s) redisFree(s);
         return NULL;
     }
@@ -236,10 +239,6 @@ static void *worker_main(void *arg) {
             reconnect_at = now + RECONNECT_DELAY;
             if (d->c) beat_at = refresh_at = now; /* an empty Redis learns of us at once */
         }
-        if (d->c && !sub && now >= resubscribe_at) {
-            resubscribe_at = now + 1.0;
-            if ((sub = subscribe(d))) now_please = 1; /* changes may have been missed */
-        }
         int failed = !d->c;
         if (d->c && now >= beat_at) {
             beat_at = now + d->cfg.heartbeat_interval;
@@ -254,6 +253,12 @@ static void *worker_main(void *arg) {
         if (d->c && (now_please || now >= refresh_at)) {
             refresh_at = now + d->cfg.refresh_interval;
             failed |= refresh(d, err, sizeof err) != 0;
+        }
+        /* After the first lookup, not before: a joining member waiting for
+         * its peers gets their addresses one connection sooner. */
+        if (d->c && !sub && now >= resubscribe_at) {
+            resubscribe_at = now + 1.0;
+            if ((sub = subscribe(d))) refresh_at = now; /* changes may have been missed */
         }
         answer_requests(d);
         unsigned long held;

@@ -128,22 +128,10 @@ int registry_register(redisContext **c, const redis_target *t, const registry_ke
                           check_group ? "1" : "0"};
     size_t lens[17];
     for (int i = 0; i < 17; i++) lens[i] = i == 8 ? value_len : strlen(argv[i]);
-    if (!*c) {
-        snprintf(err, errlen, "Redis at %s:%d: not connected", t->host, t->port);
-        return -1;
-    }
-    redisReply *r = redisCommandArgv(*c, 17, argv, lens);
-    if (!r) {
-        snprintf(err, errlen, "Redis at %s:%d: %s", t->host, t->port, (*c)->errstr);
-        redisFree(*c);
-        *c = NULL;
-        return -1;
-    }
+    redisReply *r = redis_conn_command(c, t, 17, argv, lens, err, errlen);
+    if (!r) return -1;
     int rc = REGISTRY_OK;
-    if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "Redis at %s:%d answered: %s", t->host, t->port, r->str);
-        rc = -1;
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
                r->element[0]->type == REDIS_REPLY_STRING &&
                r->element[1]->type == REDIS_REPLY_STRING) {
         const char *code = r->element[0]->str;
@@ -193,7 +181,7 @@ int registry_lookup_type(redisContext **c, const redis_target *t, const registry
         return -1;
     }
     const char *argv[] = {"EVAL", LOOKUP_SCRIPT, "1", key, k->member_prefix};
-    redisReply *r = redis_conn_command(c, t, 5, argv, err, errlen);
+    redisReply *r = redis_conn_command(c, t, 5, argv, NULL, err, errlen);
     free(key);
     if (!r) return -1;
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
@@ -241,7 +229,7 @@ static redisReply *get(redisContext **c, const redis_target *t, const char *pref
         return NULL;
     }
     const char *argv[] = {"GET", key};
-    redisReply *r = redis_conn_command(c, t, 2, argv, err, errlen);
+    redisReply *r = redis_conn_command(c, t, 2, argv, NULL, err, errlen);
     free(key);
     return r;
 }
@@ -281,7 +269,7 @@ int registry_types(redisContext **c, const redis_target *t, const registry_keys 
     const char *argv[] = {"EVAL", TYPES_SCRIPT, "1", k->types};
     *out = NULL;
     *n = 0;
-    redisReply *r = redis_conn_command(c, t, 4, argv, err, errlen);
+    redisReply *r = redis_conn_command(c, t, 4, argv, NULL, err, errlen);
     if (!r) return -1;
     char **a = calloc(r->elements + 1, sizeof *a);
     size_t m = 0;
@@ -304,20 +292,8 @@ int registry_leave(redisContext **c, const redis_target *t, const registry_keys 
                           name, k->channel};
     size_t lens[9];
     for (int i = 0; i < 9; i++) lens[i] = i == 6 ? identity_len : strlen(argv[i]);
-    if (!*c) {
-        snprintf(err, errlen, "Redis at %s:%d: not connected", t->host, t->port);
-        return -1;
-    }
-    redisReply *r = redisCommandArgv(*c, 9, argv, lens);
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "Redis at %s:%d: %s", t->host, t->port, r ? r->str : (*c)->errstr);
-        if (r) freeReplyObject(r);
-        else {
-            redisFree(*c);
-            *c = NULL;
-        }
-        return -1;
-    }
+    redisReply *r = redis_conn_command(c, t, 9, argv, lens, err, errlen);
+    if (!r) return -1;
     freeReplyObject(r);
     return 0;
 }

@@ -372,14 +372,16 @@ proxy *proxy_open(const proxy_config *c, int *interrupted, char *err, size_t err
         goto fail;
     }
     if (open_backends(p, c, interrupted, err, errlen) != 0) goto fail;
-    int rc = discovery_join(p->disc, err, errlen);
-    if (rc == DISCOVERY_STOPPED) *interrupted = 1;
-    if (rc != DISCOVERY_OK) goto fail;
+    /* Followed before joining: discovery looks the types up as soon as it
+     * has joined. */
     for (size_t i = 0; i < p->n_expected; i++)
         if (membership_follow(p, p->expected[i].type) != 0) {
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
+    int rc = discovery_join(p->disc, err, errlen);
+    if (rc == DISCOVERY_STOPPED) *interrupted = 1;
+    if (rc != DISCOVERY_OK) goto fail;
     if (wait_for_expected(p, interrupted, err, errlen) != 0) goto fail;
     size_t n = 0;
     for (size_t i = 0; i < p->peers.n; i++) n += p->peers.all[i]->state == PEER_LIVE;

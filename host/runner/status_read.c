@@ -65,7 +65,7 @@ static int take(status_view *v, registration *more, size_t n) {
 /* closed, closed_fp: the group's key marker. */
 static int read_closed(status_source *s, status_view *v, char *err, size_t errlen) {
     const char *argv[] = {"GET", s->keys.closed};
-    redisReply *r = redis_conn_command(&s->c, &s->target, 2, argv, err, errlen);
+    redisReply *r = redis_conn_command(&s->c, &s->target, 2, argv, NULL, err, errlen);
     if (!r) return -1;
     v->closed = r->type == REDIS_REPLY_STRING;
     if (v->closed) snprintf(v->closed_fp, sizeof v->closed_fp, "%.*s", (int)r->len, r->str);

@@ -17,11 +17,23 @@
 --   handlers          a handler table or file, loaded and checked
 --   rate_limited_log  log lines that could repeat with every message
 --   args              what maro.dist and step() accept
-local args = require("maro.dist.args")
-local handlers_file = require("maro.dist.handlers")
-local worker = require("maro.dist.worker")
+--
+-- They load on first use: require("maro") brings this module along, and a
+-- script that never makes a worker should not pay for compiling them (each
+-- process of a job starts with it).
+local args, handlers_file, worker
 
-local given = args.given
+local function load_parts()
+  if not worker then
+    args = require("maro.dist.args")
+    handlers_file = require("maro.dist.handlers")
+    worker = require("maro.dist.worker")
+  end
+end
+
+local function given(v)
+  return args.given(v)
+end
 
 local function make_instance(Class, ...)
   local instance
@@ -38,6 +50,7 @@ local function make_instance(Class, ...)
 end
 
 local function dist(proxy, handlers, options)
+  load_parts()
   if not args.proxy_like(proxy) then
     error("maro.dist(proxy, handlers): proxy must be a maro.Proxy (an object with "
       .. "receive_once), got " .. given(proxy), 2)
@@ -90,6 +103,7 @@ end
 
 -- The state of a worker for the functions below, or an error naming the call.
 local function state(w, fn)
+  load_parts()
   local st = worker.state(w)
   if not st then
     error("maro.dist." .. fn .. "(w): w must be a dist worker, got " .. given(w), 3)
@@ -123,6 +137,7 @@ end
 
 --- True when w is a dist worker.
 local function is_worker(w)
+  load_parts()
   return worker.state(w) ~= nil
 end
 
