@@ -17,7 +17,10 @@ static int authorize_key(void *ctx, const char *key, char *name, size_t namelen)
     registration r;
     char err[300] = "not joined yet";
     int found = d ? discovery_authorize(d, key, AUTHORIZE_TIMEOUT, &r, err, sizeof err) : -1;
-    if (found < 0) log_debug("'%s' cannot tell whose key %s is: %s", p->name, key, err);
+    if (found < 0) {
+        log_debug("'%s' cannot tell whose key %s is: %s", p->name, key, err);
+        return -1;
+    }
     if (found != 1) return 0;
     snprintf(name, namelen, "%s", r.name);
     registration_free(&r);

@@ -87,8 +87,9 @@ static int send_reply(zap *z, const zmq_msg_t *request_id, const char *status,
     return 0;
 }
 
-/* The name of the member whose key the request carries, or NULL (why). */
-static const char *judge(zap *z, zmq_msg_t *f, int n, const char **why, char *key) {
+/* The name of the member whose key the request carries, or NULL (why, and
+ * *later set when it may be let in on a later try). */
+static const char *judge(zap *z, zmq_msg_t *f, int n, const char **why, char *key, int *later) {
     if (n != REQUEST_FRAMES || zmq_msg_size(&f[0]) != 3 || memcmp(zmq_msg_data(&f[0]), "1.0", 3)) {
         *why = "not a ZAP 1.0 request";
         return NULL;
@@ -101,8 +102,11 @@ static const char *judge(zap *z, zmq_msg_t *f, int n, const char **why, char *ke
     zmq_z85_encode(key, zmq_msg_data(&f[6]), 32);
     const char *known_name = cached(z, key);
     if (known_name) return known_name;
-    if (z->authorize(z->authorize_ctx, key, z->name, sizeof z->name) != 1) {
-        *why = "the key is no member's";
+    int found = z->authorize(z->authorize_ctx, key, z->name, sizeof z->name);
+    if (found != 1) {
+        *later = found < 0;
+        *why = found < 0 ? "its key cannot be checked yet; it may try again"
+                         : "the key is no member's";
         return NULL;
     }
     remember(z, key, z->name);
@@ -116,8 +120,12 @@ static void *zap_main(void *arg) {
     while (receive_request(z, f, &n) == 0) {
         const char *why = "", *who;
         char key[KEY_Z85 + 1] = "";
-        who = judge(z, f, n, &why, key);
-        if (!who) {
+        int later = 0;
+        who = judge(z, f, n, &why, key, &later);
+        if (!who && later) {
+            log_debug("let a connection from a key not known yet go for now (key %s): %s", key,
+                      why);
+        } else if (!who) {
             char peer[64] = "";
             if (n >= 4) snprintf(peer, sizeof peer, "%.*s", (int)zmq_msg_size(&f[3]),
                                  (const char *)zmq_msg_data(&f[3]));
@@ -127,8 +135,10 @@ static void *zap_main(void *arg) {
                          "back)", peer[0] ? peer : "an unknown address", key[0] ? key : "none",
                          why, held);
         }
-        int ok = n >= 2 ? send_reply(z, &f[1], who ? "200" : "400", who ? "OK" : why,
-                                     who ? who : "")
+        /* 300, a temporary failure, closes the connection without an ERROR
+         * command, so the client connects again; after a 400 it does not. */
+        int ok = n >= 2 ? send_reply(z, &f[1], who ? "200" : later ? "300" : "400",
+                                     who ? "OK" : why, who ? who : "")
                         : 0;
         for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
         if (ok < 0 && errno == ETERM) break;
