@@ -154,6 +154,26 @@ describe("closed groups", function()
     assert.is_nil(w:stdout():find("got inject", 1, true), w:stdout())
   end)
 
+  it("lets a member in whose key could not be checked at first (Redis frozen)", function()
+    local w, address = worker("w1", key)
+    -- A member of a type the worker follows no view of: its key must be
+    -- looked up in Redis, which does not answer for longer than one lookup
+    -- may take (2 s). Refused, or let go, the connection would never be
+    -- made again (libzmq's client does not retry after a failed
+    -- handshake): the worker must keep it waiting until it can tell.
+    local other = proxy{ component_type = "other", component_name = "m2", group_key = key }
+    local w_key = registration("w1"):match("\ncurve (%S+)")
+    local frame = packet("m2", { tag = "late", source = "m2", dest = "w1", payload = "\xa2ok" })
+    redis:freeze()
+    finally(function() redis:thaw() end)
+    os.execute("(sleep 2.5; kill -CONT " .. redis.pid .. ") >/dev/null 2>&1 &") -- the fault's length
+    core.testing.raw_send(address, { frame }, other, w_key) -- gives it 5 s to arrive
+    local ok = pcall(procs.wait_until, function() return w:stdout():find("got late", 1, true) end, 10,
+                     "the worker to let the member in once Redis answered")
+    assert(ok, w:report())
+    assert.is_nil(w:stderr():find("refused a connection", 1, true), w:stderr())
+  end)
+
   it("ignores a registration made without the key: no member connects to it", function()
     local w = worker("w1", key)
     local impostor = core.testing.listener("127.0.0.1", true)

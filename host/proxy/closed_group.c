@@ -5,23 +5,43 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
-/* How long a connecting peer's key may take to be looked up in Redis. */
-#define AUTHORIZE_TIMEOUT 2.0
+#include "base/clock.h"
+#include "base/log.h"
+
+/* How long one lookup of a connecting peer's key in Redis may take, and how
+ * long the peer is kept waiting in all. A connection that is refused, or
+ * closed before it is let in, is not made again by libzmq's client (not
+ * even after ZAP's "temporary failure"), so a member whose key cannot be
+ * checked yet (this member has bound its socket but not joined; Redis is
+ * slow or away) waits for the answer instead: libzmq gives a handshake
+ * 30 s. */
+#define AUTHORIZE_TRY 2.0
+#define AUTHORIZE_PATIENCE 20.0
 
 /* On the transport's handler thread: a connecting key is let in when it is
  * in the signed registration of a live member. */
 static int authorize_key(void *ctx, const char *key, char *name, size_t namelen) {
     proxy *p = ctx;
-    discovery *d = atomic_load(&p->authorizer);
+    double give_up = clock_now() + AUTHORIZE_PATIENCE;
     registration r;
     char err[300] = "not joined yet";
-    int found = d ? discovery_authorize(d, key, AUTHORIZE_TIMEOUT, &r, err, sizeof err) : -1;
-    if (found < 0) {
-        log_debug("'%s' cannot tell whose key %s is: %s", p->name, key, err);
-        return -1;
+    for (;;) {
+        if (atomic_load(&p->authorizer_stop)) return 0;
+        discovery *d = atomic_load(&p->authorizer);
+        int found = d ? discovery_authorize(d, key, AUTHORIZE_TRY, &r, err, sizeof err) : -1;
+        if (found == 0) return 0;
+        if (found == 1) break;
+        if (clock_now() >= give_up) {
+            log_warn("'%s' could not tell within %.0f s whose key %s is (%s); dropped that "
+                     "connection", p->name, AUTHORIZE_PATIENCE, key, err);
+            return -1;
+        }
+        log_debug("'%s' cannot tell yet whose key %s is: %s", p->name, key, err);
+        struct timespec pause = {0, 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);
     }
-    if (found != 1) return 0;
     snprintf(name, namelen, "%s", r.name);
     registration_free(&r);
     return 1;

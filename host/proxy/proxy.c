@@ -431,6 +431,7 @@ uint64_t proxy_close(proxy *p) {
     if (p->disc) discovery_leave(p->disc);
     if (p->rx_open) transport_rx_free(&p->rx);
     /* The transport first: its handler thread may be asking discovery. */
+    atomic_store(&p->authorizer_stop, 1);
     if (p->tr) transport_close(p->tr); /* with every peer's connection */
     if (p->disc) discovery_close(p->disc);
     group_key_wipe(&p->secrets, sizeof p->secrets);

@@ -42,6 +42,7 @@ struct proxy {
     int closed;
     group_secrets secrets;
     _Atomic(discovery *) authorizer;
+    atomic_int authorizer_stop; /* closing: a key check still waiting gives up */
 
     /* membership.c */
     peer_table peers;

@@ -88,7 +88,7 @@ static int send_reply(zap *z, const zmq_msg_t *request_id, const char *status,
 }
 
 /* The name of the member whose key the request carries, or NULL (why, and
- * *later set when it may be let in on a later try). */
+ * *later set when it could not be told). */
 static const char *judge(zap *z, zmq_msg_t *f, int n, const char **why, char *key, int *later) {
     if (n != REQUEST_FRAMES || zmq_msg_size(&f[0]) != 3 || memcmp(zmq_msg_data(&f[0]), "1.0", 3)) {
         *why = "not a ZAP 1.0 request";
@@ -105,8 +105,7 @@ static const char *judge(zap *z, zmq_msg_t *f, int n, const char **why, char *ke
     int found = z->authorize(z->authorize_ctx, key, z->name, sizeof z->name);
     if (found != 1) {
         *later = found < 0;
-        *why = found < 0 ? "its key cannot be checked yet; it may try again"
-                         : "the key is no member's";
+        *why = found < 0 ? "its key could not be checked" : "the key is no member's";
         return NULL;
     }
     remember(z, key, z->name);
@@ -122,10 +121,7 @@ static void *zap_main(void *arg) {
         char key[KEY_Z85 + 1] = "";
         int later = 0;
         who = judge(z, f, n, &why, key, &later);
-        if (!who && later) {
-            log_debug("let a connection from a key not known yet go for now (key %s): %s", key,
-                      why);
-        } else if (!who) {
+        if (!who && !later) {
             char peer[64] = "";
             if (n >= 4) snprintf(peer, sizeof peer, "%.*s", (int)zmq_msg_size(&f[3]),
                                  (const char *)zmq_msg_data(&f[3]));
@@ -135,8 +131,8 @@ static void *zap_main(void *arg) {
                          "back)", peer[0] ? peer : "an unknown address", key[0] ? key : "none",
                          why, held);
         }
-        /* 300, a temporary failure, closes the connection without an ERROR
-         * command, so the client connects again; after a 400 it does not. */
+        /* 300, ZAP's temporary failure: the connection ends without an ERROR
+         * command (the authorizer has logged why). */
         int ok = n >= 2 ? send_reply(z, &f[1], who ? "200" : later ? "300" : "400",
                                      who ? "OK" : why, who ? who : "")
                         : 0;

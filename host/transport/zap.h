@@ -10,9 +10,10 @@
 #include <stddef.h>
 
 /* 1: the key (40 Z85 characters) is a member's, whose name is written to
- * name; 0: refused; -1: cannot tell now (not joined yet, Redis slow): the
- * client is disconnected without an error, and connects again. Called on
- * the handler's thread. */
+ * name; 0: refused (ZAP 400); -1: could not tell (ZAP 300, a temporary
+ * failure: no ERROR command, though libzmq's client does not connect
+ * again either). Called on the handler's thread, which it may block while
+ * it waits for an answer. */
 typedef int (*zap_authorize_fn)(void *ctx, const char *key, char *name, size_t namelen);
 
 typedef struct zap zap;
