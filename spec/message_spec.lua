@@ -1,5 +1,5 @@
--- Message and SessionMessage, the constants and the module layout (API.md,
--- "Modules", "Constants", "Message and SessionMessage").
+-- Message and SessionMessage, the constants and the module layout
+-- (docs/api.md: "Modules", "maro: constants and the clock", "Messages").
 local maro = require("maro")
 
 local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-4%x%x%x%-[89ab]%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
@@ -22,7 +22,7 @@ describe("maro modules", function()
     assert.are.equal(maro, require("maro.communication"))
   end)
 
-  it("has the session constants of API.md", function()
+  it("has the session constants of docs/api.md", function()
     assert.are.equal("task", maro.SessionType.TASK)
     assert.are.equal("notification", maro.SessionType.NOTIFICATION)
     assert.are.equal("task_request", maro.TaskSessionStage.REQUEST)
