@@ -10,6 +10,7 @@
 #include "keys/group_key.h"
 #include "launch/launch_lua.h"
 #include "message/message.h"
+#include "message/wire_lua.h"
 #include "proxy/proxy_lua.h"
 #include "watch/watch_lua.h"
 
@@ -72,6 +73,7 @@ int luaopen_maro_core(lua_State *L) {
     lua_pushliteral(L, MARO_VERSION);
     lua_setfield(L, -2, "VERSION");
     message_register(L);
+    wire_lua_register(L);
     proxy_register(L);
     events_register(L);
     launch_register(L);
