@@ -368,10 +368,19 @@ paired() {
 #        info:    ratio as %, no target
 row() {
   local label=$1 metric=$2 kind=$3 target_text=$4 target=$5 raw_metric=${6:-$2}
-  local r l
-  r=$(median "$raw_metric" raw)
-  l=$(median "$metric" lua)
-  awk -v label="$label" -v r="$r" -v l="$l" -v kind="$kind" -v tt="$target_text" -v t="$target" '
+  print_row "$label" "$(median "$raw_metric" raw)" "$(median "$metric" lua)" "$kind" \
+    "$target_text" "$target"
+}
+
+# vs LABEL METRIC BASE TARGET_TEXT KIND TARGET: marohost against marohost.
+vs() {
+  print_row "$1" "$(median "$3" lua)" "$(median "$2" lua)" "$5" "$4" "$6"
+}
+
+# print_row LABEL BASE VALUE KIND TARGET_TEXT TARGET: one line of the table,
+# VALUE against BASE ("-" when there is none), as row() describes KIND.
+print_row() {
+  awk -v label="$1" -v r="$2" -v l="$3" -v kind="$4" -v tt="$5" -v t="$6" '
     function num(x) { return x == "-" ? "-" : (x >= 1e6 ? sprintf("%.2f M", x / 1e6) : (x >= 100 ? sprintf("%.0f", x) : sprintf("%.3g", x))) }
     BEGIN {
       ratio = "-"; met = "-"
@@ -382,23 +391,6 @@ row() {
         if (kind == "below") met = l < t ? "yes" : "no"
       }
       printf "%-44s %12s %12s %9s  %-22s %s\n", label, num(r), num(l), ratio, tt, met
-    }'
-}
-
-# vs LABEL METRIC BASE TARGET_TEXT KIND TARGET: marohost against marohost.
-vs() {
-  local label=$1 l b
-  l=$(median "$2" lua)
-  b=$(median "$3" lua)
-  awk -v label="$label" -v l="$l" -v b="$b" -v tt="$4" -v kind="$5" -v t="$6" '
-    function num(x) { return x == "-" ? "-" : (x >= 1e6 ? sprintf("%.2f M", x / 1e6) : (x >= 100 ? sprintf("%.0f", x) : sprintf("%.3g", x))) }
-    BEGIN {
-      ratio = "-"; met = "-"
-      if (l != "-" && b != "-" && b > 0) {
-        if (kind == "share") { q = 100 * l / b; ratio = sprintf("%.0f %%", q); met = q >= t ? "yes" : "no" }
-        if (kind == "times") { q = l / b; ratio = sprintf("%.2f x", q); met = q <= t ? "yes" : "no" }
-      }
-      printf "%-44s %12s %12s %9s  %-22s %s\n", label, num(b), num(l), ratio, tt, met
     }'
 }
 
