@@ -9,6 +9,12 @@ double clock_now(void) {
     return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000) / 1e6;
 }
 
+long long clock_wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void clock_cond_init(pthread_cond_t *c) {
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

@@ -7,6 +7,9 @@
 #include <time.h>
 
 double clock_now(void); /* seconds, monotonic, microsecond resolution */
+/* Milliseconds since 1970 by the wall clock: for times people read (a
+ * member's start), never for timeouts. */
+long long clock_wall_ms(void);
 
 /* A condition variable whose timed waits take clock_now() times: a wall
  * clock set back by an hour must not hold a waiting thread for an hour. */

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/clock.h"
 #include "base/ids.h"
@@ -308,10 +307,7 @@ static int open_backends(proxy *p, const proxy_config *c, int *interrupted, char
                          size_t errlen) {
     char host[256] = "";
     if (closed_group_load(p, c, err, errlen) != 0) return -1;
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    long long started_ms = (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
-    registration me = {p->name, p->type, NULL, "", "", started_ms, {0, 0, 0, 0}};
+    registration me = {p->name, p->type, NULL, "", "", clock_wall_ms(), {0, 0, 0, 0}};
     memcpy(me.incarnation, p->incarnation_hex, sizeof me.incarnation);
     discovery_config dc = {p->group, c->redis_host, c->redis_port, c->redis_user,
                            c->redis_password, c->redis_db, c->max_redis_connect_retries,

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "status_impl.h"
 
 /* Replies of a server that does not answer within this long are errors:
@@ -109,9 +109,7 @@ int status_read(status_source *s, status_view *v, char *err, size_t errlen) {
         return -1;
     }
     if (v->n) qsort(v->members, v->n, sizeof *v->members, by_type_then_name);
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    v->now_ms = (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+    v->now_ms = clock_wall_ms();
     return 0;
 }
 
