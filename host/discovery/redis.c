@@ -297,6 +297,13 @@ static const struct discovery_ops rdisc_ops = {
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+/* A refused or missing password, or a database that cannot be selected,
+ * will not change by trying again. */
+static int lasting(const char *why) {
+    return strstr(why, "refused the password") || strstr(why, "requires a password") ||
+           strstr(why, "cannot select");
+}
+
 discovery *discovery_redis_open(const discovery_config *cfg, int *stopped, char *err,
                                 size_t errlen) {
     *stopped = 0;
@@ -351,10 +358,7 @@ discovery *discovery_redis_open(const discovery_config *cfg, int *stopped, char 
                                                                   (time_t)d->io_timeout) * 1e6)});
             return &d->base;
         }
-        /* A refused password or database will not change: no retries. */
-        if (strstr(why, "refused the password") || strstr(why, "requires a password") ||
-            strstr(why, "cannot select"))
-            break;
+        if (lasting(why)) break;
         if (tries > cfg->max_connect_retries) break;
         if (cfg->sleep(cfg->sleep_ctx, wait)) {
             *stopped = 1;
@@ -364,8 +368,7 @@ discovery *discovery_redis_open(const discovery_config *cfg, int *stopped, char 
         }
         wait *= 2;
     }
-    if (strstr(why, "refused the password") || strstr(why, "requires a password") ||
-        strstr(why, "cannot select"))
+    if (lasting(why))
         snprintf(err, errlen, "%s", why);
     else
         snprintf(err, errlen, "cannot reach Redis at %s:%d after %d tries over %.1f s (last "

@@ -207,9 +207,9 @@ static redisContext *subscribe(rdisc *d) {
     char err[300];
     redisContext *s = redis_conn_open(&d->target, d->io_timeout, err, sizeof err);
     redisReply *r = s ? redisCommand(s, "SUBSCRIBE %s", d->keys.channel) : NULL;
-    if (r && r->type == REDIS_REPLY_ERROR) redis_conn_error(&d->target, r->str, err, sizeof err);
-    else if (!r && s) snprintf(err, sizeof err, "%s", s->errstr);
     if (!r || r->type == REDIS_REPLY_ERROR) {
+        if (r) redis_conn_error(&d->target, r->str, err, sizeof err);
+        else if (s) snprintf(err, sizeof err, "%s", s->errstr);
         log_debug("no change notifications from Redis: %s", err);
         if (r) freeReplyObject(r);
         if (s) redisFree(s);

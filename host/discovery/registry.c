@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "wire/header.h"
 
 /* Redis's own clock, so that members whose clocks disagree still agree on
  * expiry times. (Redis 7 replicates a script's effects, not the script, so
@@ -132,18 +133,15 @@ int registry_register(redisContext **c, const redis_target *t, const registry_ke
     if (!r) return -1;
     int rc = REGISTRY_OK;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-               r->element[0]->type == REDIS_REPLY_STRING &&
-               r->element[1]->type == REDIS_REPLY_STRING) {
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING) {
         const char *code = r->element[0]->str;
         redisReply *what = r->element[1];
         if (strcmp(code, "taken") == 0) {
             registration other;
             char why[256];
             /* Read without checking a signature: only its address is said. */
-            if (registration_parse(name, what->str, what->len, k->secrets, &other, why,
-                                   sizeof why) == 0 ||
-                registration_parse(name, what->str, what->len, NULL, &other, why,
-                                   sizeof why) == 0) {
+            if (registration_parse_unverified(name, what->str, what->len, &other, why,
+                                              sizeof why) == 0) {
                 snprintf(err, errlen, "%s (incarnation %s)", other.address, other.incarnation);
                 registration_free(&other);
             } else {
@@ -252,7 +250,7 @@ int registry_lookup_key(redisContext **c, const redis_target *t, const registry_
     if (!k->secrets) return 0;
     redisReply *r = get(c, t, k->key_prefix, curve, err, errlen);
     if (!r) return -1;
-    char name[1100] = "";
+    char name[WIRE_MAX_NAME + 1] = "";
     if (r->type == REDIS_REPLY_STRING && r->len < sizeof name) memcpy(name, r->str, r->len + 1);
     freeReplyObject(r);
     if (!name[0]) return 0;
