@@ -9,10 +9,10 @@
 #include <zmq.h>
 
 #include "base/log.h"
+#include "wire/header.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01" /* where libzmq looks for the handler */
 #define KEY_Z85 40
-#define NAME_MAX_LEN 1024
 /* Keys let in before: a peer whose connection breaks is let in again at
  * once, without asking discovery (whose Redis may be away just then). A
  * member's key is made for one run, so the cache only grows with runs. */
@@ -30,7 +30,7 @@ struct zap {
     void *authorize_ctx;
     known cache[CACHE_SLOTS];
     size_t next_slot;
-    char name[NAME_MAX_LEN + 1]; /* the answer being made */
+    char name[WIRE_MAX_NAME + 1]; /* the answer being made */
     log_limiter refused_lim;
 };
 
