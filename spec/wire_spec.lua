@@ -518,6 +518,18 @@ describe("maro.wire packets", function()
     assert.matches("^%x+%-%x+%-4%x+%-[89ab]%x+%-%x+$", a.session_id)
   end)
 
+  it("writes every generated id as the 16 bytes its string spells", function()
+    -- 600 consecutive ids: their last bytes take every value, so every hex
+    -- digit is written in every position that changes. The packet ends with
+    -- the message id, in full: the session id before it is a string.
+    for _ = 1, 600 do
+      local m = maro.Message{ tag = "t", source = "s", destination = "d", session_id = "S" }
+      assert.matches("^%x+%-%x+%-4%x+%-[89ab]%x+%-%x+$", m.message_id)
+      local h, id = maro.wire.encode(m), pk.uuid(m.message_id)
+      assert.are.equal(hex(id), hex(h:sub(-#id)))
+    end
+  end)
+
   it("decodes an inline payload, the source given, an error text and a packet number",
     function()
       local h = pk.head{ seq = 300, sender = "sender", group = "g",
