@@ -373,7 +373,15 @@ trow("testing.feed(rt, 42)", function(fx) testing.feed(fx.rt, 42) end,
 -- above, for example:
 --   { "proxy:receive_once(NaN)", function(fx) fx.proxy:receive_once(0 / 0) end,
 --     arg = "timeout", expected = "finite", given = "got nan" },
-local PROXY = {}
+local PROXY = {
+  -- A method called with a dot, or on something else: other userdata too.
+  { "proxy.isend(io.stdout, msg)", function(fx) fx.proxy.isend(io.stdout, fx.msg) end,
+    arg = "maro.Proxy method", expected = "proxy:method(...)", given = "called on userdata" },
+  { "proxy.isend_to({}, ...)", function(fx) fx.proxy.isend_to({}, "worker_1", "t", 1) end,
+    arg = "maro.Proxy method", expected = "proxy:method(...)", given = "called on table" },
+  { "proxy:isend(io.stdout)", function(fx) fx.proxy:isend(io.stdout) end,
+    arg = "#1", expected = "maro.Message expected", given = "got FILE*" },
+}
 
 -- ---- the C constructors and maro.now ---------------------------------------------
 

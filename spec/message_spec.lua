@@ -90,6 +90,11 @@ describe("maro.Message", function()
     assert.are.equal("", m.payload)
     assert.is_true(maro.is_message(m))
     assert.is_false(maro.is_message({}))
+    -- Other userdata are not messages, whatever their size.
+    assert.is_false(maro.is_message(io.stdout))
+    local ok, err = pcall(maro.wire.encode, io.stdout)
+    assert.is_false(ok)
+    assert.matches("maro.Message expected, got FILE%*", err)
   end)
 
   it("has no session type or stage", function()

@@ -128,7 +128,7 @@ static int rt_register(lua_State *L) {
 static int rt_push(lua_State *L) {
     rt *r = check_rt(L);
     if (lua_gettop(L) > 2) events_no_more_args(L, 3, "push", "1 argument (a message)");
-    const message *m = message_check_with(L, 2, UP_MSG_META);
+    const message *m = message_check(L, 2);
     const wire_header *h = message_header(m);
     lua_settop(L, 2);
     lua_getiuservalue(L, 1, UV_STORE); /* STORE_IDX */

@@ -8,7 +8,14 @@
 #include "wire/payload.h"
 #include "wire/uuid.h"
 
+/* Every message starts with this mark, and only messages do: a full
+ * userdata of at least a message's size that starts with it is one.
+ * Comparing metatables took three calls into Lua, and every field read and
+ * every send checks its message. */
+#define MESSAGE_MARK UINT64_C(0x6d61726f2e6d7367) /* "maro.msg" */
+
 struct message {
+    uint64_t mark;
     wire_header h;       /* slices point into data[]; h.group is unused */
     const char *encoded; /* the payload frame not decoded yet, or NULL */
     size_t encoded_len;
@@ -33,12 +40,10 @@ static const char message_mt_key;
 /* The constructors' field names, as upvalues: no C string lookups per call. */
 enum { F_TAG = 1, F_SOURCE, F_DESTINATION, F_PAYLOAD, F_SESSION_ID, F_MESSAGE_ID,
        F_SESSION_TYPE, F_SESSION_STAGE, F_ERROR, F_COUNT = F_ERROR };
-/* Upvalues: the metamethods hold the metatable as their first, and
- * __index the field names as its second; the constructors hold the field
+/* Upvalues: __index holds the field names; the constructors hold the field
  * names and the metatable. The names are a userdata of their addresses
  * whose user value keeps the strings alive. */
-#define UP_META lua_upvalueindex(1)
-#define UP_NAMES lua_upvalueindex(2) /* of __index */
+#define UP_NAMES lua_upvalueindex(1) /* of __index */
 #define UP_CTOR_NAMES lua_upvalueindex(1)
 #define UP_CTOR_META lua_upvalueindex(2)
 static const char *const field_names[] = {NULL, "tag", "source", "destination", "payload",
@@ -87,6 +92,7 @@ static message *push_new(lua_State *L, const wire_header *h, size_t extra, int m
 
     message *m = lua_newuserdatauv(L, sizeof *m + total + extra, 2);
     memset(m, 0, sizeof *m);
+    m->mark = MESSAGE_MARK;
     if (meta) lua_pushvalue(L, meta);
     else lua_rawgetp(L, LUA_REGISTRYINDEX, &message_mt_key);
     lua_setmetatable(L, -2);
@@ -149,28 +155,15 @@ static void drop_encoded(lua_State *L, int idx, message *m) {
 }
 
 message *message_test(lua_State *L, int idx) {
-    void *p = lua_touserdata(L, idx);
-    if (!p || !lua_getmetatable(L, idx)) return NULL;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &message_mt_key);
-    int same = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    return same ? p : NULL;
+    if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) < sizeof(message)) return NULL;
+    message *m = lua_touserdata(L, idx);
+    return m->mark == MESSAGE_MARK ? m : NULL;
 }
 
 message *message_check(lua_State *L, int idx) {
     message *m = message_test(L, idx);
     if (!m) luaL_typeerror(L, idx, MESSAGE_TYPE);
     return m;
-}
-
-message *message_check_with(lua_State *L, int idx, int meta) {
-    void *p = lua_touserdata(L, idx);
-    if (p && lua_getmetatable(L, idx)) {
-        int same = lua_rawequal(L, -1, meta);
-        lua_pop(L, 1);
-        if (same) return p;
-    }
-    return message_check(L, idx); /* raises the usual error */
 }
 
 const wire_header *message_header(const message *m) { return &m->h; }
@@ -250,7 +243,7 @@ static void push_name_or_nil(lua_State *L, const char *name) {
 /* Field names are short strings, which Lua interns: a key is a field
  * exactly when it is the same object as the field's name (see new_message). */
 static int message_index(lua_State *L) {
-    message *m = message_check_with(L, 1, UP_META);
+    message *m = message_check(L, 1);
     const void *k = lua_topointer(L, 2);
     const void *const *names = lua_touserdata(L, UP_NAMES);
     int f = 1;
@@ -274,7 +267,7 @@ static int message_index(lua_State *L) {
 }
 
 static int message_newindex(lua_State *L) {
-    message *m = message_check_with(L, 1, UP_META);
+    message *m = message_check(L, 1);
     const char *k = luaL_checkstring(L, 2);
     if (strcmp(k, "payload") == 0) {
         lua_settop(L, 3);
@@ -295,7 +288,7 @@ static int message_newindex(lua_State *L) {
 }
 
 static int message_tostring(lua_State *L) {
-    message *m = message_check_with(L, 1, UP_META);
+    message *m = message_check(L, 1);
     const char *type = wire_session_type_name(m->h.session_type);
     if (type)
         lua_pushfstring(L, "SessionMessage(tag=%s, source=%s, destination=%s, session_id=%s, %s)",
@@ -416,11 +409,9 @@ void message_register(lua_State *L) {
         static const luaL_Reg meta[] = {{"__newindex", message_newindex},
                                         {"__tostring", message_tostring},
                                         {NULL, NULL}};
-        lua_pushvalue(L, -1);
-        luaL_setfuncs(L, meta, 1);
-        lua_pushvalue(L, -1);
+        luaL_setfuncs(L, meta, 0);
         push_names(L);
-        lua_pushcclosure(L, message_index, 2);
+        lua_pushcclosure(L, message_index, 1);
         lua_setfield(L, -2, "__index");
     }
     lua_rawsetp(L, LUA_REGISTRYINDEX, &message_mt_key);

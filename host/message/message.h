@@ -28,9 +28,6 @@ message *message_push_received(lua_State *L, const wire_header *h, const char *p
 
 message *message_check(lua_State *L, int idx); /* raises a type error otherwise */
 message *message_test(lua_State *L, int idx);  /* NULL when idx is no message */
-/* As message_check, for callers that hold the Message metatable at meta (an
- * upvalue): one comparison instead of a registry lookup, on every message. */
-message *message_check_with(lua_State *L, int idx, int meta);
 const wire_header *message_header(const message *m);
 
 /* Pushes the payload, decoding it on first use. */

@@ -17,15 +17,13 @@
  * those (proxy:isend, proxy.name: once each per message a script builds and
  * sends) is a table lookup in the VM, not a call. What changes (peers,
  * dropped, ...) comes from l_fields, the __index of that table. A proxy is
- * recognised by a mark in its metatable. */
-static const char proxy_mark, proxy_self_key, proxy_methods_key, proxy_fields_key;
+ * recognised by the mark it starts with (proxy_lua_impl.h). */
+static const char proxy_self_key, proxy_methods_key, proxy_fields_key;
 
 static lproxy *test_proxy(lua_State *L, int idx) {
+    if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) != sizeof(lproxy)) return NULL;
     lproxy *lp = lua_touserdata(L, idx);
-    if (!lp || !lua_getmetatable(L, idx)) return NULL;
-    int ok = lua_rawgetp(L, -1, &proxy_mark) == LUA_TBOOLEAN;
-    lua_pop(L, 2);
-    return ok ? lp : NULL;
+    return lp->mark == LPROXY_MARK ? lp : NULL;
 }
 
 lproxy *proxy_lua_self(lua_State *L, int idx) {
@@ -246,6 +244,7 @@ static int l_new(lua_State *L) {
     proxy_options_read(L, 1, &c); /* leaves what c points to on the stack */
     lproxy *lp = lua_newuserdatauv(L, sizeof *lp, 0);
     memset(lp, 0, sizeof *lp);
+    lp->mark = LPROXY_MARK;
     buf_init(&lp->payload.bytes);
     luaL_setmetatable(L, PROXY_TYPE);
     char err[ERRLEN];
@@ -301,8 +300,6 @@ void proxy_register(lua_State *L) {
         lua_setfield(L, -2, "__close");
         lua_pushcfunction(L, l_tostring);
         lua_setfield(L, -2, "__tostring");
-        lua_pushboolean(L, 1);
-        lua_rawsetp(L, -2, &proxy_mark);
         static const luaL_Reg own[] = {{"close", l_close},
                                        {"watch_fd", l_watch_fd},
                                        {"unwatch_fd", l_unwatch_fd},

@@ -99,7 +99,7 @@ static int starts_session(const wire_header *h, int waits) {
 /* Sends the message at idx; pushes {session_id} (alive as long as the message). */
 static void send_message_at(lua_State *L, proxy *p, int idx, const char *method, int waits) {
     lproxy *lp = lua_touserdata(L, 1); /* checked by proxy_lua_open */
-    message *m = message_check_with(L, idx, UP_MSG_META);
+    message *m = message_check(L, idx);
     wire_header h;
     blob *payload;
     char err[ERRLEN];
@@ -311,7 +311,7 @@ static void send_derived(lua_State *L, proxy *p, int msg_idx, wire_header *h,
 static int l_reply(lua_State *L) {
     static const char *const keys[] = {"tag", "payload", "ack", "error", NULL};
     proxy *p = proxy_lua_open(L, "reply");
-    wire_header h = *message_header(message_check_with(L, 2, UP_MSG_META));
+    wire_header h = *message_header(message_check(L, 2));
     int ack;
     ids id;
     h.error = (wire_slice){NULL, 0};
@@ -336,7 +336,7 @@ static int l_reply(lua_State *L) {
 static int l_forward(lua_State *L) {
     static const char *const keys[] = {"tag", "payload", NULL};
     proxy *p = proxy_lua_open(L, "forward");
-    wire_header h = *message_header(message_check_with(L, 2, UP_MSG_META));
+    wire_header h = *message_header(message_check(L, 2));
     ids id;
     h.destination = check_name(L, 3, "forward", "destination");
     read_options(L, 4, "forward", keys, &h, NULL);
