@@ -39,33 +39,38 @@ int wire_uuid_parse(const char *s, size_t len, wire_uuid *u) {
     return 1;
 }
 
-/* Eight bytes of v as 16 lowercase hex digits at out, all at once: each
- * nibble is spread to a byte of its own, then made a digit without a branch
- * ('a' - '0' - 10 is 39). A table per byte pair cost four times as much. */
-static void hex16(uint64_t v, char out[16]) {
-    uint64_t hi = v >> 32, lo = v & 0xffffffffu;
-    for (int half = 0; half < 2; half++) {
-        uint64_t x = half ? lo : hi;
-        x = ((x & 0xffff0000u) << 16) | (x & 0xffffu);
-        x = ((x & UINT64_C(0x0000ff000000ff00)) << 8) | (x & UINT64_C(0x000000ff000000ff));
-        x = ((x & UINT64_C(0x00f000f000f000f0)) << 4) | (x & UINT64_C(0x000f000f000f000f));
-        uint64_t letters = ((x + UINT64_C(0x0606060606060606)) >> 4) & UINT64_C(0x0101010101010101);
-        x += UINT64_C(0x3030303030303030) + letters * 39;
-        for (int i = 0; i < 8; i++) out[8 * half + i] = (char)(x >> (56 - 8 * i));
-    }
+/* The four bytes of v as 8 lowercase hex digits, all at once: each nibble
+ * is spread to a byte of its own, made a digit without a branch ('a' - '0'
+ * - 10 is 39), and the 8 are stored with one write. Digit by digit, the
+ * two ids of a message cost 430 instructions. */
+static void hex8(uint32_t v, char out[8]) {
+    uint64_t x = v;
+    x = ((x & 0xffff0000u) << 16) | (x & 0xffffu);
+    x = ((x & UINT64_C(0x0000ff000000ff00)) << 8) | (x & UINT64_C(0x000000ff000000ff));
+    x = ((x & UINT64_C(0x00f000f000f000f0)) << 4) | (x & UINT64_C(0x000f000f000f000f));
+    uint64_t letters = ((x + UINT64_C(0x0606060606060606)) >> 4) & UINT64_C(0x0101010101010101);
+    x += UINT64_C(0x3030303030303030) + letters * 39;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    x = __builtin_bswap64(x); /* the first digit is the most significant byte */
+#endif
+    memcpy(out, &x, 8);
+}
+
+static uint32_t be32(const uint8_t *b) {
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
 void wire_uuid_format(const wire_uuid *u, char out[WIRE_UUID_LEN]) {
-    uint64_t p = 0, c = (u->counter & WIRE_UUID_COUNTER_MAX) | (UINT64_C(2) << 62);
-    for (int i = 0; i < 8; i++) p = p << 8 | u->prefix[i];
-    char a[16], b[16];
-    hex16(p, a);
-    hex16(c, b);
-    memcpy(out, a, 8);
-    memcpy(out + 9, a + 8, 4);
-    memcpy(out + 14, a + 12, 4);
-    memcpy(out + 19, b, 4);
-    memcpy(out + 24, b + 4, 12);
+    uint64_t c = (u->counter & WIRE_UUID_COUNTER_MAX) | (UINT64_C(2) << 62);
+    char mid[8], end[8];
+    hex8(be32(u->prefix), out);
+    hex8(be32(u->prefix + 4), mid);
+    hex8((uint32_t)(c >> 32), end);
+    hex8((uint32_t)c, out + 28);
+    memcpy(out + 9, mid, 4);
+    memcpy(out + 14, mid + 4, 4);
+    memcpy(out + 19, end, 4);
+    memcpy(out + 24, end + 4, 4);
     out[8] = out[13] = out[18] = out[23] = '-';
 }
 
