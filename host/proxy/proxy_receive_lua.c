@@ -22,14 +22,33 @@ static int push_as_message(lua_State *L, const proxy_arrival *m, int meta) {
     return 1;
 }
 
-/* tag, payload, source, session_id: what a loop usually reads, without a Message. */
+/* Pushes s, the string at slot (an upvalue) when it has the same bytes:
+ * a stream's tags and sources repeat, and making the string again means
+ * hashing it and finding it among all strings. The slot keeps the last one. */
+static void push_repeated(lua_State *L, wire_slice s, int slot) {
+    size_t len;
+    const char *last = lua_tolstring(L, slot, &len); /* NULL while the slot is nil */
+    if (last && len == s.len && memcmp(last, s.ptr, len) == 0) {
+        lua_pushvalue(L, slot);
+        return;
+    }
+    lua_pushlstring(L, s.ptr, s.len);
+    lua_copy(L, -1, slot);
+}
+
+/* Upvalues of values_step: the last tag and source it pushed. */
+#define UP_LAST_TAG lua_upvalueindex(3)
+#define UP_LAST_SOURCE lua_upvalueindex(4)
+
+/* tag, payload, source, session_id: what a loop usually reads, without a
+ * Message; called by values_step only. */
 static int push_as_values(lua_State *L, const proxy_arrival *m, int meta) {
     char err[512];
     (void)meta;
-    lua_pushlstring(L, m->h->tag.ptr, m->h->tag.len);
+    push_repeated(L, m->h->tag, UP_LAST_TAG);
     if (payload_decode(L, m->payload, m->payload_len, err, sizeof err) != 0)
         return luaL_error(L, "proxy:receive_values: %s", err); /* checked on arrival */
-    lua_pushlstring(L, m->h->source.ptr, m->h->source.len);
+    push_repeated(L, m->h->source, UP_LAST_SOURCE);
     lua_pushlstring(L, m->h->session_id.ptr, m->h->session_id.len);
     return 4;
 }
@@ -111,8 +130,8 @@ static int values_step(lua_State *L) {
 static int l_receive_values(lua_State *L) {
     proxy_lua_open(L, "receive_values");
     check_timeout(L, 2, "receive_values");
-    lua_settop(L, 2);
-    lua_pushcclosure(L, values_step, 2);
+    lua_settop(L, 4); /* the last tag and source received, nil for now */
+    lua_pushcclosure(L, values_step, 4);
     return 1;
 }
 
