@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/given.h"
+#include "base/repeated.h"
 #include "wire/payload.h"
 #include "wire/uuid.h"
 
@@ -40,10 +41,12 @@ static const char message_mt_key;
 /* The constructors' field names, as upvalues: no C string lookups per call. */
 enum { F_TAG = 1, F_SOURCE, F_DESTINATION, F_PAYLOAD, F_SESSION_ID, F_MESSAGE_ID,
        F_SESSION_TYPE, F_SESSION_STAGE, F_ERROR, F_COUNT = F_ERROR };
-/* Upvalues: __index holds the field names; the constructors hold the field
+/* Upvalues: __index holds the field names, then the last tag, source and
+ * destination it pushed (base/repeated.h); the constructors hold the field
  * names and the metatable. The names are a userdata of their addresses
  * whose user value keeps the strings alive. */
 #define UP_NAMES lua_upvalueindex(1) /* of __index */
+#define UP_LAST(f) lua_upvalueindex(2 + (f) - F_TAG) /* of __index: F_TAG..F_DESTINATION */
 #define UP_CTOR_NAMES lua_upvalueindex(1)
 #define UP_CTOR_META lua_upvalueindex(2)
 static const char *const field_names[] = {NULL, "tag", "source", "destination", "payload",
@@ -250,9 +253,11 @@ static int message_index(lua_State *L) {
     while (f <= F_COUNT && names[f] != k) f++;
     switch (f) {
     case F_PAYLOAD: push_payload(L, 1, m); break;
-    case F_TAG: push_slice(L, m->h.tag); break;
-    case F_SOURCE: push_slice(L, m->h.source); break;
-    case F_DESTINATION: push_slice(L, m->h.destination); break;
+    case F_TAG: repeated_push(L, m->h.tag.ptr, m->h.tag.len, UP_LAST(F_TAG)); break;
+    case F_SOURCE: repeated_push(L, m->h.source.ptr, m->h.source.len, UP_LAST(F_SOURCE)); break;
+    case F_DESTINATION:
+        repeated_push(L, m->h.destination.ptr, m->h.destination.len, UP_LAST(F_DESTINATION));
+        break;
     case F_SESSION_ID: push_slice(L, m->h.session_id); break;
     case F_MESSAGE_ID: push_slice(L, m->h.message_id); break;
     case F_SESSION_TYPE: push_name_or_nil(L, wire_session_type_name(m->h.session_type)); break;
@@ -411,7 +416,8 @@ void message_register(lua_State *L) {
                                         {NULL, NULL}};
         luaL_setfuncs(L, meta, 0);
         push_names(L);
-        lua_pushcclosure(L, message_index, 1);
+        lua_settop(L, lua_gettop(L) + 3); /* nothing pushed yet */
+        lua_pushcclosure(L, message_index, 4);
         lua_setfield(L, -2, "__index");
     }
     lua_rawsetp(L, LUA_REGISTRYINDEX, &message_mt_key);

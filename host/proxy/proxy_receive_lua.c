@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/repeated.h"
 #include "proxy/proxy_lua_impl.h"
 #include "wire/payload.h"
 
@@ -22,21 +23,7 @@ static int push_as_message(lua_State *L, const proxy_arrival *m, int meta) {
     return 1;
 }
 
-/* Pushes s, the string at slot (an upvalue) when it has the same bytes:
- * a stream's tags and sources repeat, and making the string again means
- * hashing it and finding it among all strings. The slot keeps the last one. */
-static void push_repeated(lua_State *L, wire_slice s, int slot) {
-    size_t len;
-    const char *last = lua_tolstring(L, slot, &len); /* NULL while the slot is nil */
-    if (last && len == s.len && memcmp(last, s.ptr, len) == 0) {
-        lua_pushvalue(L, slot);
-        return;
-    }
-    lua_pushlstring(L, s.ptr, s.len);
-    lua_copy(L, -1, slot);
-}
-
-/* Upvalues of values_step: the last tag and source it pushed. */
+/* Upvalues of values_step: the last tag and source it pushed (base/repeated.h). */
 #define UP_LAST_TAG lua_upvalueindex(3)
 #define UP_LAST_SOURCE lua_upvalueindex(4)
 
@@ -45,10 +32,10 @@ static void push_repeated(lua_State *L, wire_slice s, int slot) {
 static int push_as_values(lua_State *L, const proxy_arrival *m, int meta) {
     char err[512];
     (void)meta;
-    push_repeated(L, m->h->tag, UP_LAST_TAG);
+    repeated_push(L, m->h->tag.ptr, m->h->tag.len, UP_LAST_TAG);
     if (payload_decode(L, m->payload, m->payload_len, err, sizeof err) != 0)
         return luaL_error(L, "proxy:receive_values: %s", err); /* checked on arrival */
-    push_repeated(L, m->h->source, UP_LAST_SOURCE);
+    repeated_push(L, m->h->source.ptr, m->h->source.len, UP_LAST_SOURCE);
     lua_pushlstring(L, m->h->session_id.ptr, m->h->session_id.len);
     return 4;
 }
