@@ -335,4 +335,52 @@ describe("joining and leaving", function()
     assert.matches("incarnation 00000000000000c1", redis:cli("get", "maro:" .. group
       .. ":member:t"), 1, true)
   end)
+  it("looks its types up when a member of one arrives, not when others do", function()
+    -- Every command Redis runs, as redis-cli monitor prints them.
+    local dir = procs.tmpdir()
+    local log = dir .. "/monitor"
+    os.execute(("redis-cli -h 127.0.0.1 -p %d monitor >%s 2>/dev/null & echo $! >%s"):format(
+      redis.port, procs.quote(log), procs.quote(dir .. "/pid")))
+    finally(function()
+      local pid = procs.read_file(dir .. "/pid")
+      if pid then os.execute("kill " .. pid:match("%d+") .. " 2>/dev/null") end
+    end)
+    procs.wait_until(function() return (procs.read_file(log) or ""):find("OK", 1, true) end, 10,
+      "redis-cli monitor to start")
+    local group = new_group()
+    -- No beats or periodic lookups during the test: only announcements.
+    local quiet = "heartbeat_interval = 20, heartbeat_expiry = 60, peer_refresh_interval = 60"
+    local function opts(ctype, extra)
+      return ("{ group_name = %q, component_type = %q, %s%s }"):format(group, ctype, quiet,
+        extra or "")
+    end
+    join(opts("master")):wait_output("joined")
+    local watcher = join(opts("watcher", ", expected_peers = { master = 1 }"))
+    watcher:wait_output("joined")
+    -- Lookups of the master type (registering the master mentions the key too,
+    -- in a script that adds to it).
+    local key = '"maro:' .. group .. ':type:master"'
+    local function lookups()
+      local n = 0
+      for line in (procs.read_file(log) or ""):gmatch("[^\n]+") do
+        if line:find('"EVAL"', 1, true) and line:find(key, 1, true)
+            and not line:find("ZADD", 1, true) then
+          n = n + 1
+        end
+      end
+      return n
+    end
+    -- The watcher looks the type up when it joins, and again once subscribed.
+    procs.wait_until(function() return lookups() >= 2 end, 10, "the watcher's lookups")
+    local before = lookups()
+    local workers = {}
+    for i = 1, 5 do workers[i] = join(opts("worker")) end
+    for i = 1, 5 do workers[i]:wait_output("joined") end
+    assert.are.equal(before, lookups(), "lookups on arrivals of a type it does not follow")
+    -- A departure may be of any type it knows: that one is looked up.
+    workers[1]:kill("TERM")
+    procs.wait_until(function() return lookups() > before end, 10,
+      "the watcher's lookup after a departure")
+    assert.are.equal(before + 1, lookups())
+  end)
 end)

@@ -1,8 +1,8 @@
 /* redis_worker.c: the thread of the Redis backend that owns every Redis
  * connection once the member has joined. It refreshes the registration
  * every heartbeat_interval, listens on the group's change channel, looks
- * the followed types up when a change is announced and every
- * refresh_interval, and answers lookups by name; the script's thread only
+ * the followed types up when a member of one arrives or any member leaves
+ * and every refresh_interval, and answers lookups by name; the script's thread only
  * reads what it learned (redis.c). */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,8 +87,10 @@ static int heartbeat(rdisc *d, char *err, size_t errlen) {
                              0, NULL, err, errlen);
 }
 
-/* Looks up every followed type; the views change under the lock. */
-static int refresh(rdisc *d, char *err, size_t errlen) {
+/* Looks up every followed type; the views change under the lock. The types
+ * present in the group, which only the joining diagnostics show, are read
+ * too when with_types. */
+static int refresh(rdisc *d, int with_types, char *err, size_t errlen) {
     pthread_mutex_lock(&d->lock);
     size_t n = d->n_types;
     char **names = calloc(n ? n : 1, sizeof *names);
@@ -124,7 +126,7 @@ static int refresh(rdisc *d, char *err, size_t errlen) {
     }
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
-    if (rc == 0) {
+    if (rc == 0 && with_types) {
         char **types;
         size_t nt;
         if (registry_types(&d->c, &d->target, &d->keys, &types, &nt, err, errlen) == 0) {
@@ -183,7 +185,19 @@ static void answer_requests(rdisc *d) {
     }
 }
 
-/* Reads what arrived on the change channel; -1 when the connection broke. */
+/* Whether an announcement calls for a lookup: a departure does, and so
+ * does an arrival of a type this member follows. Arrivals of other types
+ * do not: when a group of N joins at once, every member looking up on
+ * every arrival made N * N lookups of Redis. Called with the lock held. */
+static int concerns_us(const rdisc *d, const char *type) {
+    if (!type) return 1; /* a departure */
+    for (size_t i = 0; i < d->n_types; i++)
+        if (strcmp(d->types[i].type, type) == 0) return 1;
+    return 0;
+}
+
+/* Reads what arrived on the change channel ("+NAME\nTYPE" or "-NAME");
+ * -1 when the connection broke. */
 static int read_changes(rdisc *d, redisContext *sub) {
     if (redisBufferRead(sub) != REDIS_OK) return -1;
     void *reply;
@@ -191,11 +205,12 @@ static int read_changes(rdisc *d, redisContext *sub) {
         redisReply *r = reply;
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
             r->element[2]->type == REDIS_REPLY_STRING && r->element[2]->len > 1) {
-            const char *msg = r->element[2]->str;
+            char *msg = r->element[2]->str, *type = strchr(msg, '\n');
+            if (type) *type++ = '\0'; /* the name ends there */
             pthread_mutex_lock(&d->lock);
             if (msg[0] == '-') note_goodbye(d, msg + 1);
             else forget_goodbye(d, msg + 1);
-            d->refresh_now = 1;
+            if (msg[0] == '-' || concerns_us(d, type)) d->refresh_now = 1;
             pthread_mutex_unlock(&d->lock);
         }
         freeReplyObject(r);
@@ -251,8 +266,9 @@ static void *worker_main(void *arg) {
                           "this name", d->name, d->group, err, held_taken);
         }
         if (d->c && (now_please || now >= refresh_at)) {
+            int periodic = now >= refresh_at;
             refresh_at = now + d->cfg.refresh_interval;
-            failed |= refresh(d, err, sizeof err) != 0;
+            failed |= refresh(d, periodic, err, sizeof err) != 0;
         }
         /* After the first lookup, not before: a joining member waiting for
          * its peers gets their addresses one connection sooner. */

@@ -46,7 +46,10 @@ static const char *const REGISTER_SCRIPT =
     "redis.call('ZADD', KEYS[3], now + ttl, ARGV[5])\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)\n"
     "redis.call('PEXPIRE', KEYS[3], ttl)\n"
-    "if not mine then redis.call('PUBLISH', ARGV[6], '+' .. ARGV[4]) return 1 end\n"
+    "if not mine then\n"
+    "  redis.call('PUBLISH', ARGV[6], '+' .. ARGV[4] .. '\\n' .. ARGV[5])\n"
+    "  return 1\n"
+    "end\n"
     "return 0\n";
 
 /* KEYS: type set. ARGV: member key prefix. Returns name, value pairs. */
