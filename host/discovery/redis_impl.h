@@ -40,6 +40,7 @@ typedef struct rdisc {
     buf value;       /* the registration's text */
     size_t identity_len;
     int joined;
+    int looked_up; /* joining looked the followed types up: the worker need not at once */
     /* the worker */
     pthread_t thread;
     int running;
@@ -63,6 +64,11 @@ typedef struct rdisc {
 void rdisc_poke(int fd);  /* wakes whoever polls the pipe's other end */
 void rdisc_drain(int fd); /* empties a pipe */
 int rdisc_start_worker(rdisc *d);
+/* Looks up every followed type; the views change under the lock. The types
+ * present in the group, which only the joining diagnostics show, are read
+ * too when with_types. By the worker, or by the joining thread before the
+ * worker starts. */
+int rdisc_refresh(rdisc *d, int with_types, char *err, size_t errlen);
 void rdisc_stop_worker(rdisc *d);
 void rdisc_free_request(request *q);
 

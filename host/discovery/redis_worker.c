@@ -87,10 +87,7 @@ static int heartbeat(rdisc *d, char *err, size_t errlen) {
                              0, NULL, err, errlen);
 }
 
-/* Looks up every followed type; the views change under the lock. The types
- * present in the group, which only the joining diagnostics show, are read
- * too when with_types. */
-static int refresh(rdisc *d, int with_types, char *err, size_t errlen) {
+int rdisc_refresh(rdisc *d, int with_types, char *err, size_t errlen) {
     pthread_mutex_lock(&d->lock);
     size_t n = d->n_types;
     char **names = calloc(n ? n : 1, sizeof *names);
@@ -237,7 +234,8 @@ static redisContext *subscribe(rdisc *d) {
 static void *worker_main(void *arg) {
     rdisc *d = arg;
     redisContext *sub = NULL;
-    double now = clock_now(), beat_at = now + d->cfg.heartbeat_interval, refresh_at = now;
+    double now = clock_now(), beat_at = now + d->cfg.heartbeat_interval;
+    double refresh_at = d->looked_up ? now + d->cfg.refresh_interval : now;
     double reconnect_at = now, resubscribe_at = now;
     int was_down = 0;
     log_limiter lim = {0, 0}, taken_lim = {0, 0};
@@ -268,7 +266,7 @@ static void *worker_main(void *arg) {
         if (d->c && (now_please || now >= refresh_at)) {
             int periodic = now >= refresh_at;
             refresh_at = now + d->cfg.refresh_interval;
-            failed |= refresh(d, periodic, err, sizeof err) != 0;
+            failed |= rdisc_refresh(d, periodic, err, sizeof err) != 0;
         }
         /* After the first lookup, not before: a joining member waiting for
          * its peers gets their addresses one connection sooner. */
