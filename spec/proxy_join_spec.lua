@@ -335,7 +335,7 @@ describe("joining and leaving", function()
     assert.matches("incarnation 00000000000000c1", redis:cli("get", "maro:" .. group
       .. ":member:t"), 1, true)
   end)
-  it("looks its types up when a member of one arrives, not when others do", function()
+  it("looks its types up when a member of one arrives or leaves, not when others do", function()
     -- Every command Redis runs, as redis-cli monitor prints them.
     local dir = procs.tmpdir()
     local log = dir .. "/monitor"
@@ -354,17 +354,18 @@ describe("joining and leaving", function()
       return ("{ group_name = %q, component_type = %q, %s%s }"):format(group, ctype, quiet,
         extra or "")
     end
-    join(opts("master")):wait_output("joined")
+    local master = join(opts("master"))
+    master:wait_output("joined")
     local watcher = join(opts("watcher", ", expected_peers = { master = 1 }"))
     watcher:wait_output("joined")
-    -- Lookups of the master type (registering the master mentions the key too,
-    -- in a script that adds to it).
+    -- Lookups of the master type: the script that reads the members of a type
+    -- (the master's registering and leaving name the key too).
     local key = '"maro:' .. group .. ':type:master"'
     local function lookups()
       local n = 0
       for line in (procs.read_file(log) or ""):gmatch("[^\n]+") do
         if line:find('"EVAL"', 1, true) and line:find(key, 1, true)
-            and not line:find("ZADD", 1, true) then
+            and line:find("ZRANGE', KEYS[1], 0, -1", 1, true) then
           n = n + 1
         end
       end
@@ -376,11 +377,20 @@ describe("joining and leaving", function()
     local workers = {}
     for i = 1, 5 do workers[i] = join(opts("worker")) end
     for i = 1, 5 do workers[i]:wait_output("joined") end
-    assert.are.equal(before, lookups(), "lookups on arrivals of a type it does not follow")
-    -- A departure may be of any type it knows: that one is looked up.
+    -- A lookup comes within milliseconds of an announcement that calls for
+    -- one: a second without any shows there was none.
+    local function no_lookup_within(seconds, what)
+      local came = pcall(procs.wait_until, function() return lookups() > before end, seconds)
+      assert.is_false(came, what)
+    end
+    no_lookup_within(1, "a lookup on arrivals of a type it does not follow")
+    -- Nor on departures of members it does not know; the master's it looks up.
     workers[1]:kill("TERM")
+    workers[1]:wait(10)
+    no_lookup_within(1, "a lookup on the departure of a member it does not know")
+    master:kill("TERM")
     procs.wait_until(function() return lookups() > before end, 10,
-      "the watcher's lookup after a departure")
+      "the watcher's lookup after the master left")
     assert.are.equal(before + 1, lookups())
   end)
 end)

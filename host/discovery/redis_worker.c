@@ -1,8 +1,8 @@
 /* redis_worker.c: the thread of the Redis backend that owns every Redis
  * connection once the member has joined. It refreshes the registration
  * every heartbeat_interval, listens on the group's change channel, looks
- * the followed types up when a member of one arrives or any member leaves
- * and every refresh_interval, and answers lookups by name; the script's thread only
+ * the followed types up when a member of one arrives or leaves and every
+ * refresh_interval, and answers lookups by name; the script's thread only
  * reads what it learned (redis.c). */
 #include <errno.h>
 #include <fcntl.h>
@@ -182,14 +182,17 @@ static void answer_requests(rdisc *d) {
     }
 }
 
-/* Whether an announcement calls for a lookup: a departure does, and so
- * does an arrival of a type this member follows. Arrivals of other types
- * do not: when a group of N joins at once, every member looking up on
- * every arrival made N * N lookups of Redis. Called with the lock held. */
-static int concerns_us(const rdisc *d, const char *type) {
-    if (!type) return 1; /* a departure */
-    for (size_t i = 0; i < d->n_types; i++)
-        if (strcmp(d->types[i].type, type) == 0) return 1;
+/* Whether an announcement calls for a lookup: an arrival (type given) of a
+ * type this member follows, or a departure of a member it knows. Others do
+ * not: when a group of N joins at once, every member looking up on every
+ * arrival made N * N lookups of Redis. Called with the lock held. */
+static int concerns_us(const rdisc *d, const char *name, const char *type) {
+    for (size_t i = 0; i < d->n_types; i++) {
+        const followed *f = &d->types[i];
+        if (type && strcmp(f->type, type) == 0) return 1;
+        for (size_t j = 0; !type && j < f->view.n; j++)
+            if (strcmp(f->view.members[j].name, name) == 0) return 1;
+    }
     return 0;
 }
 
@@ -207,7 +210,10 @@ static int read_changes(rdisc *d, redisContext *sub) {
             pthread_mutex_lock(&d->lock);
             if (msg[0] == '-') note_goodbye(d, msg + 1);
             else forget_goodbye(d, msg + 1);
-            if (msg[0] == '-' || concerns_us(d, type)) d->refresh_now = 1;
+            int departure = msg[0] == '-';
+            /* An arrival that does not say its type may be of any. */
+            if ((!departure && !type) || concerns_us(d, msg + 1, departure ? NULL : type))
+                d->refresh_now = 1;
             pthread_mutex_unlock(&d->lock);
         }
         freeReplyObject(r);
