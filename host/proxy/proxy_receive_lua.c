@@ -130,30 +130,39 @@ typedef struct id_wait {
     int counts;  /* stack index of {session_id = replies still wanted} */
     int lost;    /* {session_id = replies that will not come} */
     int replies; /* the list of replies so far */
+    int last_id; /* the last session id matched, as a string (base/repeated.h) */
     lua_Integer remaining, got;
     unsigned long departures;
     int meta;
 } id_wait;
 
-static lua_Integer count_of(lua_State *L, int t, const char *id, size_t len) {
-    lua_pushlstring(L, id, len);
+/* The session id on top is the key; count_of leaves it there, set_count
+ * pops it. Keys are strings already made where possible: making a 36-byte
+ * string again hashes every byte, and a broadcast to 32 peers did that 150
+ * times. */
+static lua_Integer count_of(lua_State *L, int t) {
+    lua_pushvalue(L, -1);
     lua_rawget(L, t);
     lua_Integer c = lua_tointeger(L, -1);
     lua_pop(L, 1);
     return c;
 }
 
-static void set_count(lua_State *L, int t, const char *id, size_t len, lua_Integer c) {
-    lua_pushlstring(L, id, len);
+static void set_count(lua_State *L, int t, lua_Integer c) {
     lua_pushinteger(L, c);
     lua_rawset(L, t);
 }
 
 static int match_ids(void *ctx, const wire_header *h) {
     id_wait *w = ctx;
-    lua_Integer c = count_of(w->L, w->counts, h->session_id.ptr, h->session_id.len);
-    if (c <= 0) return 0;
-    set_count(w->L, w->counts, h->session_id.ptr, h->session_id.len, c - 1);
+    lua_State *L = w->L;
+    repeated_push(L, h->session_id.ptr, h->session_id.len, w->last_id);
+    lua_Integer c = count_of(L, w->counts);
+    if (c <= 0) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    set_count(L, w->counts, c - 1);
     w->remaining--;
     return 1;
 }
@@ -182,7 +191,8 @@ static void give_up_departed(id_wait *w) {
             lua_pushvalue(L, -2);
             lua_pushinteger(L, possible);
             lua_rawset(L, w->counts); /* an existing key: the traversal may go on */
-            set_count(L, w->lost, id, len, count_of(L, w->lost, id, len) + c - possible);
+            lua_pushvalue(L, -2);
+            set_count(L, w->lost, count_of(L, w->lost) + c - possible);
             w->remaining -= c - possible;
         }
         lua_pop(L, 1);
@@ -204,16 +214,14 @@ int proxy_lua_wait_for_ids(lua_State *L, proxy *p, int ids, double deadline, con
     lua_newtable(L);
     lua_newtable(L);
     lua_newtable(L);
+    lua_pushnil(L);
     int top = lua_gettop(L);
-    id_wait w = {L, p, top - 2, top - 1, top, 0, 0, (unsigned long)-1, UP_MSG_META};
+    id_wait w = {L, p, top - 3, top - 2, top - 1, top, 0, 0, (unsigned long)-1, UP_MSG_META};
     for (lua_Integer i = 1; i <= n; i++) {
-        size_t len;
         if (lua_rawgeti(L, ids, i) != LUA_TSTRING)
             return proxy_lua_raise(L, "proxy:%s: ids[%d] must be a session id (a string), got %s",
                                    method, (int)i, luaL_typename(L, -1));
-        const char *id = lua_tolstring(L, -1, &len);
-        set_count(L, w.counts, id, len, count_of(L, w.counts, id, len) + 1);
-        lua_pop(L, 1);
+        set_count(L, w.counts, count_of(L, w.counts) + 1);
         w.remaining++;
     }
     rx_item *it;
@@ -231,19 +239,18 @@ int proxy_lua_wait_for_ids(lua_State *L, proxy *p, int ids, double deadline, con
     lua_newtable(L);
     lua_Integer k = 0;
     for (lua_Integer i = 1; i <= n; i++) {
-        size_t len;
         lua_rawgeti(L, ids, i);
-        const char *id = lua_tolstring(L, -1, &len);
-        int t = count_of(L, w.counts, id, len) > 0 ? w.counts
-                : count_of(L, w.lost, id, len) > 0 ? w.lost
-                                                    : 0;
+        int t = count_of(L, w.counts) > 0 ? w.counts : count_of(L, w.lost) > 0 ? w.lost : 0;
         if (t) {
-            set_count(L, t, id, len, count_of(L, t, id, len) - 1);
+            lua_pushvalue(L, -1);
+            set_count(L, t, count_of(L, t) - 1);
             lua_rawseti(L, -2, ++k);
         } else {
             lua_pop(L, 1);
         }
     }
+    /* the replies and the pending ids stay */
+    lua_remove(L, w.last_id);
     lua_remove(L, w.counts);
     lua_remove(L, w.counts); /* the lost table moved down */
     return 2;

@@ -77,12 +77,15 @@ static void send_or_raise(lua_State *L, proxy *p, wire_header *h, blob *payload,
     proxy_lua_raise(L, "proxy:%s: %s%s", method, where, err);
 }
 
+/* A list of the id `times` times (a broadcast: once per peer reached). */
 static void push_ids(lua_State *L, wire_slice id, int times) {
     lua_createtable(L, times, 0);
+    lua_pushlstring(L, id.ptr, id.len);
     for (int i = 1; i <= times; i++) {
-        lua_pushlstring(L, id.ptr, id.len);
-        lua_rawseti(L, -2, i);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -3, i);
     }
+    lua_pop(L, 1);
 }
 
 /* A request starts a session this proxy follows; a reply does not. A plain
