@@ -57,8 +57,8 @@ elseif role == "receiver" then
   local proxy = maro.Proxy{ component_type = "receiver", expected_peers = { sender = 1 } }
   local count, first, last = 0, nil, nil
   -- Reading the payload is part of receiving it (the raw receiver copies
-  -- the bytes out too).
-  local function got(tag, payload, source)
+  -- the bytes out too). True once all n have come.
+  local function got(tag, payload)
     if tag ~= "data" then
       return false
     end
@@ -71,19 +71,24 @@ elseif role == "receiver" then
     end
     if count == n then
       last = maro.now()
-      proxy:isend(maro.Message{ tag = "done", source = proxy.name, destination = source })
       return true
     end
     return false
   end
+  -- The sender's name is read once, from the last message, as a loop that
+  -- reads tag and payload would.
+  local sender
   if build == "fast" then
     for tag, payload, source in proxy:receive_values(TIMEOUT) do
-      if got(tag, payload, source) then break end
+      if got(tag, payload) then sender = source; break end
     end
   else
     for msg in proxy:receive(TIMEOUT) do
-      if got(msg.tag, msg.payload, msg.source) then break end
+      if got(msg.tag, msg.payload) then sender = msg.source; break end
     end
+  end
+  if sender then
+    proxy:isend(maro.Message{ tag = "done", source = proxy.name, destination = sender })
   end
   if count < n then
     error(("received %d of %d messages before a %d s silence (the proxy dropped %s)"):format(
