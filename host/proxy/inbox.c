@@ -212,12 +212,17 @@ static peer *sender_peer(proxy *p, sender *s, double now) {
     return pe && pe->state == PEER_LIVE ? pe : NULL;
 }
 
-void inbox_acknowledge(proxy *p, int all) {
-    double now = 0; /* read when a sender has something due: not on every turn */
+/* An acknowledgement held back (flush_at) that must now go alone. */
+static int flush_due(const sender *s, double now, int all) {
+    return all || now >= s->flush_at || s->since_flush >= ACK_AFTER_PACKETS;
+}
+
+void inbox_acknowledge(proxy *p, double now, int all) {
     for (size_t i = 0; i < p->senders.n; i++) {
         sender *s = p->senders.all[i];
-        if (!s->unacked && !s->flush_at) continue;
-        if (now == 0) now = clock_now();
+        /* A receive loop turns once a message, and packets hold many: the
+         * peer is looked up only when there is something to do. */
+        if (!s->unacked && (!s->flush_at || !flush_due(s, now, all))) continue;
         peer *pe = sender_peer(p, s, now);
         if (!pe) continue;
         if (s->unacked) { /* the next packet its way carries it */
@@ -227,7 +232,7 @@ void inbox_acknowledge(proxy *p, int all) {
             s->unacked = 0;
             if (!s->flush_at) s->flush_at = now + ACK_DELAY;
         }
-        if (all || now >= s->flush_at || s->since_flush >= ACK_AFTER_PACKETS) {
+        if (flush_due(s, now, all)) {
             transport_flush(p->tr, pe->tp); /* alone, unless a packet carried it meanwhile */
             s->flush_at = 0;
             s->since_flush = 0;

@@ -17,8 +17,8 @@
 int inbox_pump(proxy *p, const proxy_wait_spec *w);
 /* Hands the acknowledgements owed to the transport, to ride on the next
  * packet to each sender, and sends alone those that waited long enough
- * (every one when all is set: the proxy is leaving). */
-void inbox_acknowledge(proxy *p, int all);
+ * (every one when all is set: the proxy is leaving). now: clock_now(). */
+void inbox_acknowledge(proxy *p, double now, int all);
 /* When inbox_acknowledge next has something to send alone. */
 double inbox_ack_due(const proxy *p, double now);
 /* The receive buffer is at a bound. */

@@ -12,7 +12,7 @@ int loop_run(proxy *p, const proxy_wait_spec *w, peer *writable) {
         int full = inbox_pump(p, w);
         double now = clock_now(); /* once a turn: a receive loop turns once a message */
         membership_sync_at(p, now);
-        inbox_acknowledge(p, 0);
+        inbox_acknowledge(p, now, 0);
         if (w->done && w->done(w->ctx)) return PROXY_DONE;
         if (!w->uninterruptible && interrupt_pending()) return PROXY_INTERRUPTED;
         if (w->deadline == PROXY_NO_WAIT) return PROXY_TIMEOUT;

@@ -413,7 +413,7 @@ uint64_t proxy_close(proxy *p) {
         loop_run(p, &w, NULL);
         /* What peers sent us is acknowledged before the goodbye, so that
          * they need not count it as lost. */
-        inbox_acknowledge(p, 1);
+        inbox_acknowledge(p, clock_now(), 1);
         for (size_t i = 0; i < p->peers.n; i++)
             if (p->peers.all[i]->state == PEER_LIVE) transport_flush(p->tr, p->peers.all[i]->tp);
         undelivered = membership_undelivered(p) + p->lost_while_closing;
