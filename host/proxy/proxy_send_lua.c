@@ -9,24 +9,22 @@
 #include "wire/payload.h"
 #include "wire/uuid.h"
 
-/* Fresh ids in UUID form, kept by the caller. */
-typedef struct ids {
-    char session[WIRE_UUID_LEN], message[WIRE_UUID_LEN];
-} ids;
-
-/* A new session id for h, kept in id. */
-static void fresh_session(wire_header *h, ids *id) {
+/* A fresh session id in UUID form, its string kept in buf (the session
+ * table and the returned list of ids need it). */
+static void fresh_session(wire_header *h, char buf[WIRE_UUID_LEN]) {
     wire_uuid_next(&h->session_uuid);
-    wire_uuid_format(&h->session_uuid, id->session);
-    h->session_id = (wire_slice){id->session, WIRE_UUID_LEN};
+    wire_uuid_format(&h->session_uuid, buf);
+    h->session_id = (wire_slice){buf, WIRE_UUID_LEN};
     h->uuids |= WIRE_SESSION_UUID;
 }
 
-static void fresh_message(wire_header *h, ids *id) {
-    wire_uuid_next(&h->message_uuid);
-    wire_uuid_format(&h->message_uuid, id->message);
-    h->message_id = (wire_slice){id->message, WIRE_UUID_LEN};
-    h->uuids |= WIRE_MESSAGE_UUID;
+/* A fresh id in UUID form alone (wire/header.h): nothing on this side reads
+ * its string. */
+static void fresh_uuid(wire_header *h, int which) {
+    wire_uuid_next(which == WIRE_SESSION_UUID ? &h->session_uuid : &h->message_uuid);
+    if (which == WIRE_SESSION_UUID) h->session_id = (wire_slice){NULL, 0};
+    else h->message_id = (wire_slice){NULL, 0};
+    h->uuids |= which;
 }
 
 static int check_session_type(lua_State *L, int idx, const char *method) {
@@ -130,12 +128,11 @@ static int l_send(lua_State *L) {
 /* isend_to(destination, tag, payload): a plain message, nothing returned. */
 static int l_isend_to(lua_State *L) {
     proxy *p = proxy_lua_open(L, "isend_to");
-    ids id;
     wire_header h = {.tag = check_name(L, 3, "isend_to", "tag"),
                      .source = {proxy_name(p), strlen(proxy_name(p))},
                      .destination = check_name(L, 2, "isend_to", "destination")};
-    fresh_session(&h, &id);
-    fresh_message(&h, &id);
+    fresh_uuid(&h, WIRE_SESSION_UUID); /* followed by nobody: its string is never read */
+    fresh_uuid(&h, WIRE_MESSAGE_UUID);
     lua_settop(L, 4);
     send_or_raise(L, p, &h, encode_payload(L, 4, "isend_to", ""), PROXY_SEND_MINIMAL,
                   "isend_to", "");
@@ -187,17 +184,17 @@ static int l_iscatter(lua_State *L) {
             return proxy_lua_raise(L, "proxy:iscatter: list[%d][1] must be a destination name, "
                                    "got %s", (int)i, luaL_typename(L, -1));
         lua_rawgeti(L, pair, 2);
-        ids id;
+        char sid[WIRE_UUID_LEN];
         wire_header h = {.tag = tag, .source = {proxy_name(p), strlen(proxy_name(p))},
                          .destination = {dest, dlen}, .session_type = type,
                          .session_stage = wire_request_stage(type)};
-        fresh_session(&h, &id);
-        fresh_message(&h, &id);
+        fresh_session(&h, sid);
+        fresh_uuid(&h, WIRE_MESSAGE_UUID);
         blob *payload = encode_payload(L, -1, "iscatter", where);
         send_or_raise(L, p, &h, payload, PROXY_SEND_MINIMAL | PROXY_SEND_SESSION, "iscatter",
                       where);
         lua_settop(L, result);
-        lua_pushlstring(L, id.session, WIRE_UUID_LEN);
+        lua_pushlstring(L, sid, WIRE_UUID_LEN);
         lua_rawseti(L, result, i);
     }
     return 1;
@@ -219,13 +216,13 @@ static int l_ibroadcast(lua_State *L) {
     wire_slice tag = check_name(L, 3, "ibroadcast", "tag");
     int type = check_session_type(L, 4, "ibroadcast");
     lua_settop(L, 5);
-    ids id;
+    char sid[WIRE_UUID_LEN];
     /* One header for all: the destination is the type; replies name their real source. */
     wire_header h = {.tag = tag, .source = {proxy_name(p), strlen(proxy_name(p))},
                      .destination = ctype, .session_type = type,
                      .session_stage = wire_request_stage(type)};
-    fresh_session(&h, &id);
-    fresh_message(&h, &id);
+    fresh_session(&h, sid);
+    fresh_uuid(&h, WIRE_MESSAGE_UUID);
     blob *payload = encode_payload(L, 5, "ibroadcast", "");
     char err[ERRLEN];
     int reached;
@@ -316,7 +313,6 @@ static int l_reply(lua_State *L) {
     proxy *p = proxy_lua_open(L, "reply");
     wire_header h = *message_header(message_check(L, 2));
     int ack;
-    ids id;
     h.error = (wire_slice){NULL, 0};
     read_options(L, 3, "reply", keys, &h, &ack);
     if (ack && h.session_type != SESSION_TASK)
@@ -326,7 +322,7 @@ static int l_reply(lua_State *L) {
                                                     : "plain (no session type)");
     h.destination = h.source;
     h.source = (wire_slice){proxy_name(p), strlen(proxy_name(p))};
-    fresh_message(&h, &id);
+    fresh_uuid(&h, WIRE_MESSAGE_UUID);
     if (h.session_type == SESSION_TASK)
         h.session_stage = ack ? STAGE_TASK_RECEIVE : STAGE_TASK_COMPLETE;
     else if (h.session_type == SESSION_NOTIFICATION)
@@ -340,11 +336,10 @@ static int l_forward(lua_State *L) {
     static const char *const keys[] = {"tag", "payload", NULL};
     proxy *p = proxy_lua_open(L, "forward");
     wire_header h = *message_header(message_check(L, 2));
-    ids id;
     h.destination = check_name(L, 3, "forward", "destination");
     read_options(L, 4, "forward", keys, &h, NULL);
     h.source = (wire_slice){proxy_name(p), strlen(proxy_name(p))};
-    fresh_message(&h, &id);
+    fresh_uuid(&h, WIRE_MESSAGE_UUID);
     send_derived(L, p, 2, &h, "forward");
     push_ids(L, h.session_id, 1);
     return 1;

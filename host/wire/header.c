@@ -37,3 +37,10 @@ int wire_request_stage(int type) {
     if (type == SESSION_NOTIFICATION) return STAGE_NOTIFICATION_REQUEST;
     return STAGE_NONE;
 }
+
+wire_slice wire_id_string(wire_slice s, const wire_uuid *u, int is_uuid,
+                          char buf[WIRE_UUID_LEN]) {
+    if (s.ptr || !is_uuid) return s;
+    wire_uuid_format(u, buf);
+    return (wire_slice){buf, WIRE_UUID_LEN};
+}

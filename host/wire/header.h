@@ -37,10 +37,18 @@ typedef struct wire_header {
     wire_slice error; /* ptr NULL: no error */
     int session_type, session_stage;
     /* The ids in UUID form too, when they are UUIDs (the bits say which):
-     * a packet is written from these without parsing the strings again. */
+     * a packet is written from these without parsing the strings again.
+     * An id in UUID form may have no string (ptr NULL): a received message
+     * id, and the ids of isend_to, which few ever read. wire_id_string
+     * makes it where it is read. */
     unsigned char uuids;
     wire_uuid session_uuid, message_uuid;
 } wire_header;
+
+/* The string of an id: s itself, or u written into buf when s has none and
+ * the id is a UUID (is_uuid). */
+wire_slice wire_id_string(wire_slice s, const wire_uuid *u, int is_uuid,
+                          char buf[WIRE_UUID_LEN]);
 
 const char *wire_session_type_name(int type);   /* NULL for SESSION_NONE */
 const char *wire_session_stage_name(int stage); /* NULL for STAGE_NONE */

@@ -223,9 +223,11 @@ static int broken(wire_packet_reader *r, const char *what, char *err, size_t err
     return WIRE_PACKET_BROKEN;
 }
 
-/* Reads an id into h's slice: a string, or a UUID kept in r->ids[slot]. */
-static int get_id(wire_packet_reader *r, int slot, wire_slice *s, wire_uuid *uuid, int *is_uuid,
-                  const char **bad) {
+/* Reads an id into h's slice: a string, or a UUID, whose string is written
+ * (into the reader) only when want_string: the message id's is made where
+ * it is read (wire_id_string). */
+static int get_id(wire_packet_reader *r, int want_string, wire_slice *s, wire_uuid *uuid,
+                  int *is_uuid, const char **bad) {
     *is_uuid = 0;
     if (r->p >= r->end) return -1;
     unsigned kind = *r->p++;
@@ -259,8 +261,10 @@ static int get_id(wire_packet_reader *r, int slot, wire_slice *s, wire_uuid *uui
     if (!*bad && (u.prefix[6] >> 4) != 4) *bad = "a UUID id that is not version 4";
     r->id = u;
     r->have_id = 1;
-    wire_uuid_format(&u, r->ids[slot]);
-    *s = (wire_slice){r->ids[slot], WIRE_UUID_LEN};
+    if (want_string) {
+        wire_uuid_format(&u, r->session_id);
+        *s = (wire_slice){r->session_id, WIRE_UUID_LEN};
+    }
     *uuid = u;
     *is_uuid = 1;
     return 0;
@@ -310,8 +314,8 @@ int wire_packet_next(wire_packet_reader *r, wire_header *h, wire_slice *payload,
     h->source = r->source;
     h->destination = r->dest;
     int sid_uuid, mid_uuid;
-    if (get_id(r, 0, &h->session_id, &h->session_uuid, &sid_uuid, &bad) != 0 ||
-        get_id(r, 1, &h->message_id, &h->message_uuid, &mid_uuid, &bad) != 0)
+    if (get_id(r, 1, &h->session_id, &h->session_uuid, &sid_uuid, &bad) != 0 ||
+        get_id(r, 0, &h->message_id, &h->message_uuid, &mid_uuid, &bad) != 0)
         return broken(r, "an unreadable id", err, errlen);
     h->uuids = (unsigned char)((sid_uuid ? WIRE_SESSION_UUID : 0) | (mid_uuid ? WIRE_MESSAGE_UUID : 0));
     if (f & F_ERROR) {

@@ -61,7 +61,7 @@ typedef struct wire_packet_reader {
     wire_slice tag, source, dest;
     wire_uuid id;
     int have_id;
-    char ids[2][WIRE_UUID_LEN]; /* the current message's ids when they travel as UUIDs */
+    char session_id[WIRE_UUID_LEN]; /* the current message's, when it travels as a UUID */
 } wire_packet_reader;
 
 enum { WIRE_PACKET_END = 0, WIRE_PACKET_MESSAGE = 1, WIRE_PACKET_BROKEN = -1,
