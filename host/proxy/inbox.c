@@ -196,6 +196,7 @@ int inbox_pump(proxy *p, const proxy_wait_spec *w) {
             continue;
         }
         p->rx_open = 1;
+        p->rx_opened++;
     }
 }
 

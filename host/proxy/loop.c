@@ -9,7 +9,14 @@ int loop_run(proxy *p, const proxy_wait_spec *w, peer *writable) {
     for (;;) {
         /* What arrived first: a peer's last acknowledgement comes before its
          * goodbye, which travels through Redis. */
+        unsigned long opened = p->rx_opened;
         int full = inbox_pump(p, w);
+        /* A receive loop turns once a message, and a packet holds many. A
+         * wait that ends on a packet opened on an earlier turn ends here: the
+         * rest of the turn (membership, acknowledgements) ran when it was
+         * opened. */
+        if (p->rx_opened == opened && p->rx_open && w->done && w->done(w->ctx))
+            return PROXY_DONE;
         double now = clock_now(); /* once a turn: a receive loop turns once a message */
         membership_sync_at(p, now);
         inbox_acknowledge(p, now, 0);

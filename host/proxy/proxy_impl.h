@@ -59,6 +59,7 @@ struct proxy {
     transport_rx rx;        /* the transmission being read, when rx_open */
     wire_packet_reader reader;
     int rx_open;
+    unsigned long rx_opened; /* transmissions opened so far */
     rxbuf buf;
     senders senders;
     unsigned long received, dropped, duplicates;
