@@ -210,28 +210,31 @@ int message_encode(lua_State *L, int idx, wire_header *h, message_scratch *scrat
         }
         return 0;
     }
+    lua_getiuservalue(L, idx, PAYLOAD_SLOT);
+    *payload = message_encode_value(L, -1, scratch, err, errlen);
+    lua_pop(L, 1);
+    return *payload ? 0 : -1;
+}
+
+blob *message_encode_value(lua_State *L, int idx, message_scratch *scratch, char *err,
+                           size_t errlen) {
     buf own, *pb = scratch ? &scratch->bytes : &own;
     if (!scratch) buf_init(&own);
     pb->len = 0;
     pb->failed = 0;
-    lua_getiuservalue(L, idx, PAYLOAD_SLOT);
-    int rc = payload_encode(L, -1, pb, err, errlen);
-    lua_pop(L, 1);
-    if (rc != 0) {
+    if (payload_encode(L, idx, pb, err, errlen) != 0) {
         if (!scratch) buf_free(&own);
-        return -1;
+        return NULL;
     }
+    blob *b;
     if (scratch && pb->len <= SCRATCH_COPY_MAX) {
-        *payload = blob_refill(&scratch->spare, pb->data, pb->len);
+        b = blob_refill(&scratch->spare, pb->data, pb->len);
     } else {
-        *payload = blob_take(pb->data, pb->len);
+        b = blob_take(pb->data, pb->len);
         buf_init(pb);
     }
-    if (!*payload) {
-        snprintf(err, errlen, "out of memory while encoding a payload");
-        return -1;
-    }
-    return 0;
+    if (!b) snprintf(err, errlen, "out of memory while encoding a payload");
+    return b;
 }
 
 /* ---- the Lua side ------------------------------------------------------ */

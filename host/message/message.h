@@ -46,6 +46,10 @@ typedef struct message_scratch {
  * was never decoded). scratch may be NULL. 0, or -1 with err filled. */
 int message_encode(lua_State *L, int idx, wire_header *h, message_scratch *scratch,
                    blob **payload, char *err, size_t errlen);
+/* The Lua value at idx as a payload blob (MessagePack), encoded in scratch
+ * (NULL: a buffer of its own); NULL with err filled when it cannot be sent. */
+blob *message_encode_value(lua_State *L, int idx, message_scratch *scratch, char *err,
+                           size_t errlen);
 
 /* Adds Message, SessionMessage, wire_encode and wire_decode to the table on top. */
 void message_register(lua_State *L);

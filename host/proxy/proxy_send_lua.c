@@ -6,7 +6,6 @@
 
 #include "base/interrupt.h"
 #include "proxy/proxy_lua_impl.h"
-#include "wire/payload.h"
 #include "wire/uuid.h"
 
 /* A fresh session id in UUID form, its string kept in buf (the session
@@ -50,17 +49,13 @@ static wire_slice check_name(lua_State *L, int idx, const char *method, const ch
     return s;
 }
 
-/* Encodes the Lua value at idx as a payload blob; raises naming what. */
+/* Encodes the Lua value at idx as a payload blob, in the proxy's scratch
+ * (a small payload allocates nothing); raises naming what. */
 static blob *encode_payload(lua_State *L, int idx, const char *method, const char *what) {
-    buf pb;
+    lproxy *lp = lua_touserdata(L, 1); /* checked by proxy_lua_open */
     char err[ERRLEN];
-    buf_init(&pb);
-    if (payload_encode(L, idx, &pb, err, sizeof err) != 0) {
-        buf_free(&pb);
-        proxy_lua_raise(L, "proxy:%s: %s%s", method, what, err);
-    }
-    blob *b = blob_take(pb.data, pb.len);
-    if (!b) luaL_error(L, "proxy:%s: out of memory", method);
+    blob *b = message_encode_value(L, idx, &lp->payload, err, sizeof err);
+    if (!b) proxy_lua_raise(L, "proxy:%s: %s%s", method, what, err);
     return b;
 }
 
