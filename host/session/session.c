@@ -182,7 +182,10 @@ int session_start(session_table *t, wire_slice id, int type, int replies) {
 static owed *owed_at(entry *e, size_t i) { return e->many ? &e->many[i] : &e->one; }
 
 int session_owe(session_table *t, wire_slice id, uint32_t key, uint64_t seq) {
-    entry *e = *find_slot(t, id);
+    /* Usually the session just started: no lookup (with the table larger
+     * than the caches, a lookup misses them). */
+    entry *e = t->newest;
+    if (!e || e->len != id.len || memcmp(e->id, id.ptr, id.len) != 0) e = *find_slot(t, id);
     if (!e) return 0;
     e->tracked = 1;
     if (e->n_owed == 0 && !e->many) {
