@@ -265,9 +265,14 @@ static void check_fields(const fuzz_case *c, const wire_packet_reader *r, const 
                          wire_slice payload, int frame) {
     wire_slice names[] = {h->tag, h->source, h->destination, h->session_id, h->message_id};
     for (int i = 0; i < 5; i++) {
+        /* A message id in UUID form has no string (wire/header.h). */
+        if (i == 4 && !names[i].ptr) {
+            CHECK(h->uuids & WIRE_MESSAGE_UUID);
+            continue;
+        }
         CHECK(names[i].len > 0 && names[i].len <= WIRE_MAX_NAME);
         CHECK(inside(names[i], c->header, c->header_len) ||
-              inside(names[i], r->ids[0], sizeof r->ids));
+              inside(names[i], r->session_id, sizeof r->session_id));
     }
     CHECK(h->group.len <= WIRE_MAX_NAME && inside(h->group, c->header, c->header_len));
     CHECK(!h->error.ptr || (h->error.len <= WIRE_MAX_ERROR &&
@@ -277,11 +282,21 @@ static void check_fields(const fuzz_case *c, const wire_packet_reader *r, const 
     else CHECK(frame == 0);
 }
 
+/* The same id, as strings (an id in UUID form may have none). */
+static int same_id(wire_slice a, const wire_uuid *au, int a_uuid, wire_slice b,
+                   const wire_uuid *bu, int b_uuid) {
+    char abuf[WIRE_UUID_LEN], bbuf[WIRE_UUID_LEN];
+    return same_slice(wire_id_string(a, au, a_uuid, abuf), wire_id_string(b, bu, b_uuid, bbuf));
+}
+
 static int same_header(const wire_header *a, const wire_header *b) {
     return same_slice(a->tag, b->tag) && same_slice(a->source, b->source) &&
            same_slice(a->destination, b->destination) &&
-           same_slice(a->session_id, b->session_id) &&
-           same_slice(a->message_id, b->message_id) && same_slice(a->group, b->group) &&
+           same_id(a->session_id, &a->session_uuid, a->uuids & WIRE_SESSION_UUID, b->session_id,
+                   &b->session_uuid, b->uuids & WIRE_SESSION_UUID) &&
+           same_id(a->message_id, &a->message_uuid, a->uuids & WIRE_MESSAGE_UUID, b->message_id,
+                   &b->message_uuid, b->uuids & WIRE_MESSAGE_UUID) &&
+           same_slice(a->group, b->group) &&
            (a->error.ptr != NULL) == (b->error.ptr != NULL) && same_slice(a->error, b->error) &&
            a->session_stage == b->session_stage && a->session_type == b->session_type;
 }
@@ -344,12 +359,11 @@ static int check_packet(const fuzz_case *c, wire_header *first, wire_slice *fp) 
         if (frame >= 0) p = (wire_slice){c->payload, c->payload_len};
         check_rewrite(&h, p);
         if (i == 0) {
-            /* ids in UUID form live in the reader: keep them */
-            static char ids[2][WIRE_UUID_LEN];
-            memcpy(ids, r.ids, sizeof ids);
+            /* a session id in UUID form is written in the reader: keep it */
+            static char sid[WIRE_UUID_LEN];
+            memcpy(sid, r.session_id, sizeof sid);
             *first = h;
-            if (h.session_id.ptr == r.ids[0]) first->session_id.ptr = ids[0];
-            if (h.message_id.ptr == r.ids[1]) first->message_id.ptr = ids[1];
+            if (h.session_id.ptr == r.session_id) first->session_id.ptr = sid;
             *fp = p;
             first_ok = 1;
         }
