@@ -73,14 +73,15 @@ static message *push_new(lua_State *L, const wire_header *h, size_t extra, int m
     wire_slice session_id = h->session_id, message_id = h->message_id;
     wire_uuid su = h->session_uuid, mu = h->message_uuid;
     unsigned char uuids = h->uuids;
-    if (!session_id.ptr) {
+    if (!session_id.ptr && !(uuids & WIRE_SESSION_UUID)) {
         wire_uuid_next(&su);
-        wire_uuid_format(&su, sid);
-        session_id = (wire_slice){sid, WIRE_UUID_LEN};
         uuids |= WIRE_SESSION_UUID;
     } else if (!(uuids & WIRE_SESSION_UUID) && wire_uuid_parse(session_id.ptr, session_id.len, &su)) {
         uuids |= WIRE_SESSION_UUID;
     }
+    /* A message holds its session id's string: sessions, replies and the
+     * lists of ids that sends return all use it. */
+    session_id = wire_id_string(session_id, &su, uuids & WIRE_SESSION_UUID, sid);
     /* A message id in UUID form stays without its string until it is read:
      * scripts seldom read it, and writing it cost 175 instructions. */
     if (!message_id.ptr && !(uuids & WIRE_MESSAGE_UUID)) {

@@ -8,22 +8,20 @@
 #include "proxy/proxy_lua_impl.h"
 #include "wire/uuid.h"
 
-/* A fresh session id in UUID form, its string kept in buf (the session
- * table and the returned list of ids need it). */
+/* A fresh session id in UUID form, its string written into buf when the
+ * session table or the returned list of ids needs it (buf NULL: nothing on
+ * this side reads it; wire/header.h). */
 static void fresh_session(wire_header *h, char buf[WIRE_UUID_LEN]) {
     wire_uuid_next(&h->session_uuid);
-    wire_uuid_format(&h->session_uuid, buf);
-    h->session_id = (wire_slice){buf, WIRE_UUID_LEN};
     h->uuids |= WIRE_SESSION_UUID;
+    h->session_id = wire_id_string((wire_slice){NULL, 0}, &h->session_uuid, buf != NULL, buf);
 }
 
-/* A fresh id in UUID form alone (wire/header.h): nothing on this side reads
- * its string. */
-static void fresh_uuid(wire_header *h, int which) {
-    wire_uuid_next(which == WIRE_SESSION_UUID ? &h->session_uuid : &h->message_uuid);
-    if (which == WIRE_SESSION_UUID) h->session_id = (wire_slice){NULL, 0};
-    else h->message_id = (wire_slice){NULL, 0};
-    h->uuids |= which;
+/* A fresh message id, in UUID form alone: nothing on this side reads it. */
+static void fresh_message(wire_header *h) {
+    wire_uuid_next(&h->message_uuid);
+    h->uuids |= WIRE_MESSAGE_UUID;
+    h->message_id = (wire_slice){NULL, 0};
 }
 
 static int check_session_type(lua_State *L, int idx, const char *method) {
@@ -126,8 +124,8 @@ static int l_isend_to(lua_State *L) {
     wire_header h = {.tag = check_name(L, 3, "isend_to", "tag"),
                      .source = {proxy_name(p), strlen(proxy_name(p))},
                      .destination = check_name(L, 2, "isend_to", "destination")};
-    fresh_uuid(&h, WIRE_SESSION_UUID); /* followed by nobody: its string is never read */
-    fresh_uuid(&h, WIRE_MESSAGE_UUID);
+    fresh_session(&h, NULL); /* followed by nobody: its string is never read */
+    fresh_message(&h);
     lua_settop(L, 4);
     send_or_raise(L, p, &h, encode_payload(L, 4, "isend_to", ""), PROXY_SEND_MINIMAL,
                   "isend_to", "");
@@ -184,7 +182,7 @@ static int l_iscatter(lua_State *L) {
                          .destination = {dest, dlen}, .session_type = type,
                          .session_stage = wire_request_stage(type)};
         fresh_session(&h, sid);
-        fresh_uuid(&h, WIRE_MESSAGE_UUID);
+        fresh_message(&h);
         blob *payload = encode_payload(L, -1, "iscatter", where);
         send_or_raise(L, p, &h, payload, PROXY_SEND_MINIMAL | PROXY_SEND_SESSION, "iscatter",
                       where);
@@ -217,7 +215,7 @@ static int l_ibroadcast(lua_State *L) {
                      .destination = ctype, .session_type = type,
                      .session_stage = wire_request_stage(type)};
     fresh_session(&h, sid);
-    fresh_uuid(&h, WIRE_MESSAGE_UUID);
+    fresh_message(&h);
     blob *payload = encode_payload(L, 5, "ibroadcast", "");
     char err[ERRLEN];
     int reached;
@@ -317,7 +315,7 @@ static int l_reply(lua_State *L) {
                                                     : "plain (no session type)");
     h.destination = h.source;
     h.source = (wire_slice){proxy_name(p), strlen(proxy_name(p))};
-    fresh_uuid(&h, WIRE_MESSAGE_UUID);
+    fresh_message(&h);
     if (h.session_type == SESSION_TASK)
         h.session_stage = ack ? STAGE_TASK_RECEIVE : STAGE_TASK_COMPLETE;
     else if (h.session_type == SESSION_NOTIFICATION)
@@ -334,7 +332,7 @@ static int l_forward(lua_State *L) {
     h.destination = check_name(L, 3, "forward", "destination");
     read_options(L, 4, "forward", keys, &h, NULL);
     h.source = (wire_slice){proxy_name(p), strlen(proxy_name(p))};
-    fresh_uuid(&h, WIRE_MESSAGE_UUID);
+    fresh_message(&h);
     send_derived(L, p, 2, &h, "forward");
     push_ids(L, h.session_id, 1);
     return 1;
