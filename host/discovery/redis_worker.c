@@ -182,17 +182,20 @@ static void answer_requests(rdisc *d) {
     }
 }
 
+static int in_view(const discovery_view *v, const char *name) {
+    for (size_t j = 0; j < v->n; j++)
+        if (strcmp(v->members[j].name, name) == 0) return 1;
+    return 0;
+}
+
 /* Whether an announcement calls for a lookup: an arrival (type given) of a
  * type this member follows, or a departure of a member it knows. Others do
  * not: when a group of N joins at once, every member looking up on every
  * arrival made N * N lookups of Redis. Called with the lock held. */
 static int concerns_us(const rdisc *d, const char *name, const char *type) {
-    for (size_t i = 0; i < d->n_types; i++) {
-        const followed *f = &d->types[i];
-        if (type && strcmp(f->type, type) == 0) return 1;
-        for (size_t j = 0; !type && j < f->view.n; j++)
-            if (strcmp(f->view.members[j].name, name) == 0) return 1;
-    }
+    for (size_t i = 0; i < d->n_types; i++)
+        if (type ? strcmp(d->types[i].type, type) == 0 : in_view(&d->types[i].view, name))
+            return 1;
     return 0;
 }
 
