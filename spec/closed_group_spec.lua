@@ -247,8 +247,11 @@ describe("closed groups", function()
       local w, address = worker(name, key_file)
       local port = address:match(":(%d+)$")
       local dir = procs.tmpdir()
-      local cmd = string.format("%s -i lo -U -n -w %s/cap tcp port %s >%s/out 2>&1 & echo $!",
-                                tcpdump, dir, port, dir)
+      -- The round trip's TCP, and the datagram that marks the end of it;
+      -- packets as they come (--immediate-mode), not a block a second.
+      local cmd = string.format(
+        "%s -i lo --immediate-mode -U -n -w %s/cap port %s >%s/out 2>&1 & echo $!",
+        tcpdump, dir, port, dir)
       local pid = sh(cmd):match("%d+")
       procs.wait_until(function()
         return (procs.read_file(dir .. "/out") or ""):find("listening on", 1, true)
@@ -258,6 +261,15 @@ describe("closed groups", function()
       assert.are.equal(marker, round_trip(master, name, "carry", marker))
       round_trip(master, name, "stop")
       assert.are.equal(0, w:wait(20), w:report())
+      -- An interrupted tcpdump drops what it has not read yet: it stops only
+      -- once it has written a datagram sent after the round trip, and so
+      -- everything before it.
+      local done = "END-" .. core.uuid()
+      procs.wait_until(function()
+        os.execute(string.format("bash -c 'printf %%s %s >/dev/udp/127.0.0.1/%s' 2>/dev/null",
+                                 done, port))
+        return (procs.read_file(dir .. "/cap") or ""):find(done, 1, true)
+      end, 10, "tcpdump to write what it captured")
       os.execute("kill -INT " .. pid)
       procs.wait_until(function() return os.execute("kill -0 " .. pid .. " 2>/dev/null") ~= true end,
                        10, "tcpdump to end")
