@@ -43,8 +43,12 @@ enum { F_TAG = 1, F_SOURCE, F_DESTINATION, F_PAYLOAD, F_SESSION_ID, F_MESSAGE_ID
        F_SESSION_TYPE, F_SESSION_STAGE, F_ERROR, F_COUNT = F_ERROR };
 /* Upvalues: __index holds the field names, then the last tag, source and
  * destination it pushed (base/repeated.h); the constructors hold the field
- * names and the metatable. The names are a userdata of their addresses
- * whose user value keeps the strings alive. */
+ * names and the metatable. The names are a userdata, a field_table, whose
+ * user value keeps the strings alive. */
+typedef struct field_table {
+    const void *names[F_COUNT + 1]; /* the strings' addresses; [0] is NULL */
+    repeated last[F_DESTINATION - F_TAG + 1]; /* of __index: what UP_LAST holds */
+} field_table;
 #define UP_NAMES lua_upvalueindex(1) /* of __index */
 #define UP_LAST(f) lua_upvalueindex(2 + (f) - F_TAG) /* of __index: F_TAG..F_DESTINATION */
 #define UP_CTOR_NAMES lua_upvalueindex(1)
@@ -252,15 +256,21 @@ static void push_name_or_nil(lua_State *L, const char *name) {
 static int message_index(lua_State *L) {
     message *m = message_check(L, 1);
     const void *k = lua_topointer(L, 2);
-    const void *const *names = lua_touserdata(L, UP_NAMES);
+    field_table *t = lua_touserdata(L, UP_NAMES);
     int f = 1;
-    while (f <= F_COUNT && names[f] != k) f++;
+    while (f <= F_COUNT && t->names[f] != k) f++;
     switch (f) {
     case F_PAYLOAD: push_payload(L, 1, m); break;
-    case F_TAG: repeated_push(L, m->h.tag.ptr, m->h.tag.len, UP_LAST(F_TAG)); break;
-    case F_SOURCE: repeated_push(L, m->h.source.ptr, m->h.source.len, UP_LAST(F_SOURCE)); break;
+    case F_TAG:
+        repeated_push(L, &t->last[F_TAG - F_TAG], m->h.tag.ptr, m->h.tag.len, UP_LAST(F_TAG));
+        break;
+    case F_SOURCE:
+        repeated_push(L, &t->last[F_SOURCE - F_TAG], m->h.source.ptr, m->h.source.len,
+                      UP_LAST(F_SOURCE));
+        break;
     case F_DESTINATION:
-        repeated_push(L, m->h.destination.ptr, m->h.destination.len, UP_LAST(F_DESTINATION));
+        repeated_push(L, &t->last[F_DESTINATION - F_TAG], m->h.destination.ptr,
+                      m->h.destination.len, UP_LAST(F_DESTINATION));
         break;
     case F_SESSION_ID: push_slice(L, m->h.session_id); break;
     case F_MESSAGE_ID: {
@@ -345,7 +355,7 @@ static int new_message(lua_State *L, const char *ctor, int default_type) {
      * functions live at other addresses; only a light userdata made in C
      * with such an address could pass for a field, and it would still be
      * checked as a string. */
-    const void *const *names = lua_touserdata(L, UP_CTOR_NAMES);
+    const void *const *names = ((field_table *)lua_touserdata(L, UP_CTOR_NAMES))->names;
     wire_slice field[F_COUNT + 1];
     memset(field, 0, sizeof field);
     lua_pushnil(L);
@@ -404,11 +414,12 @@ static int l_is_message(lua_State *L) {
     return 1;
 }
 
-/* Pushes the field names: a userdata of their addresses, which holds the
- * strings themselves in its user value. */
+/* Pushes the field names: a field_table, which holds the strings themselves
+ * in its user value. */
 static void push_names(lua_State *L) {
-    const void **names = lua_newuserdatauv(L, (F_COUNT + 1) * sizeof *names, 1);
-    names[0] = NULL;
+    field_table *t = lua_newuserdatauv(L, sizeof *t, 1);
+    memset(t, 0, sizeof *t);
+    const void **names = t->names;
     lua_createtable(L, F_COUNT, 0);
     for (int f = 1; f <= F_COUNT; f++) {
         lua_pushstring(L, field_names[f]);

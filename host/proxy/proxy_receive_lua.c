@@ -23,19 +23,22 @@ static int push_as_message(lua_State *L, const proxy_arrival *m, int meta) {
     return 1;
 }
 
-/* Upvalues of values_step: the last tag and source it pushed (base/repeated.h). */
+/* Upvalues of values_step: the last tag and source it pushed, and what
+ * their bytes are (base/repeated.h). */
 #define UP_LAST_TAG lua_upvalueindex(3)
 #define UP_LAST_SOURCE lua_upvalueindex(4)
+#define UP_LAST_BYTES lua_upvalueindex(5) /* repeated[2]: the tag's, the source's */
 
 /* tag, payload, source, session_id: what a loop usually reads, without a
  * Message; called by values_step only. */
 static int push_as_values(lua_State *L, const proxy_arrival *m, int meta) {
     char err[512];
     (void)meta;
-    repeated_push(L, m->h->tag.ptr, m->h->tag.len, UP_LAST_TAG);
+    repeated *last = lua_touserdata(L, UP_LAST_BYTES);
+    repeated_push(L, &last[0], m->h->tag.ptr, m->h->tag.len, UP_LAST_TAG);
     if (payload_decode(L, m->payload, m->payload_len, err, sizeof err) != 0)
         return luaL_error(L, "proxy:receive_values: %s", err); /* checked on arrival */
-    repeated_push(L, m->h->source.ptr, m->h->source.len, UP_LAST_SOURCE);
+    repeated_push(L, &last[1], m->h->source.ptr, m->h->source.len, UP_LAST_SOURCE);
     lua_pushlstring(L, m->h->session_id.ptr, m->h->session_id.len);
     return 4;
 }
@@ -118,7 +121,8 @@ static int l_receive_values(lua_State *L) {
     proxy_lua_open(L, "receive_values");
     check_timeout(L, 2, "receive_values");
     lua_settop(L, 4); /* the last tag and source received, nil for now */
-    lua_pushcclosure(L, values_step, 4);
+    memset(lua_newuserdatauv(L, 2 * sizeof(repeated), 0), 0, 2 * sizeof(repeated));
+    lua_pushcclosure(L, values_step, 5);
     return 1;
 }
 
@@ -134,6 +138,7 @@ typedef struct id_wait {
     lua_Integer remaining, got;
     unsigned long departures;
     int meta;
+    repeated last_id_bytes; /* what last_id holds */
 } id_wait;
 
 /* The session id on top is the key; count_of leaves it there, set_count
@@ -156,7 +161,7 @@ static void set_count(lua_State *L, int t, lua_Integer c) {
 static int match_ids(void *ctx, const wire_header *h) {
     id_wait *w = ctx;
     lua_State *L = w->L;
-    repeated_push(L, h->session_id.ptr, h->session_id.len, w->last_id);
+    repeated_push(L, &w->last_id_bytes, h->session_id.ptr, h->session_id.len, w->last_id);
     lua_Integer c = count_of(L, w->counts);
     if (c <= 0) {
         lua_pop(L, 1);
@@ -216,7 +221,7 @@ int proxy_lua_wait_for_ids(lua_State *L, proxy *p, int ids, double deadline, con
     lua_newtable(L);
     lua_pushnil(L);
     int top = lua_gettop(L);
-    id_wait w = {L, p, top - 3, top - 2, top - 1, top, 0, 0, (unsigned long)-1, UP_MSG_META};
+    id_wait w = {L, p, top - 3, top - 2, top - 1, top, 0, 0, (unsigned long)-1, UP_MSG_META, {NULL, 0}};
     for (lua_Integer i = 1; i <= n; i++) {
         if (lua_rawgeti(L, ids, i) != LUA_TSTRING)
             return proxy_lua_raise(L, "proxy:%s: ids[%d] must be a session id (a string), got %s",
