@@ -54,7 +54,9 @@ int inbox_full(proxy *p) {
  * sessions this proxy follows. */
 static uint32_t key_of(void *ctx, wire_slice name) {
     proxy *p = ctx;
-    peer *pe = peer_table_find(&p->peers, name.ptr, name.len);
+    /* A message's source is its packet's sender (accept_message checks). */
+    peer *pe = p->rx_sender ? peer_table_find_sender(&p->peers, p->rx_sender)
+                            : peer_table_find(&p->peers, name.ptr, name.len);
     return pe ? pe->key : 0;
 }
 
@@ -94,18 +96,22 @@ static void accept_message(proxy *p, const wire_header *h, wire_slice payload, b
 
 /* A sender's acknowledgement of our packets, and the note that we owe it one. */
 static sender *follow_sender(proxy *p, const wire_packet_head *head, double now) {
+    sender *s = head->seq == 0 ? NULL /* an acknowledgement alone */
+                               : senders_get(&p->senders, head->incarnation, head->sender.ptr,
+                                             head->sender.len, now);
     if (head->has_ack && memcmp(head->ack_incarnation, p->incarnation, WIRE_INCARNATION_LEN) == 0) {
-        peer *pe = peer_table_find(&p->peers, head->sender.ptr, head->sender.len);
+        peer *pe = s ? peer_table_find_sender(&p->peers, s)
+                     : peer_table_find(&p->peers, head->sender.ptr, head->sender.len);
         if (pe) transport_acked(p->tr, pe->tp, head->ack_seq);
     }
-    if (head->seq == 0) return NULL; /* an acknowledgement alone */
-    return senders_get(&p->senders, head->incarnation, head->sender.ptr, head->sender.len, now);
+    return s;
 }
 
 /* Opens a transmission: checks its packet head and notes its sender.
  * 0, or -1 when it was dropped whole. */
 static int open_transmission(proxy *p, transport_rx *rx, wire_packet_reader *r) {
     char err[300];
+    p->rx_sender = NULL;
     if (wire_packet_open(r, blob_data(rx->packet), blob_size(rx->packet), rx->n_frames, err,
                          sizeof err) != 0) {
         drop(p, err);
@@ -125,7 +131,7 @@ static int open_transmission(proxy *p, transport_rx *rx, wire_packet_reader *r) 
         return -1;
     }
     double now = clock_now();
-    sender *s = follow_sender(p, &r->head, now);
+    sender *s = p->rx_sender = follow_sender(p, &r->head, now);
     if (s) {
         if (r->head.seq <= s->last_seq) { /* a copy sent again after a reconnection */
             p->dropped++;
@@ -203,7 +209,7 @@ int inbox_pump(proxy *p, const proxy_wait_spec *w) {
 /* The peer a sender is, looked up once in a while when it is none yet: it
  * is owed an acknowledgement (and, likely, a reply). */
 static peer *sender_peer(proxy *p, sender *s, double now) {
-    peer *pe = peer_table_find(&p->peers, s->name, strlen(s->name));
+    peer *pe = peer_table_find_sender(&p->peers, s);
     if (!pe && now >= s->resolve_at) {
         char err[300];
         s->resolve_at = now + RESOLVE_EVERY;
@@ -248,11 +254,11 @@ void inbox_acknowledge(proxy *p, double now, int all) {
 double inbox_ack_due(const proxy *p, double now) {
     double due = 1e300;
     for (size_t i = 0; i < p->senders.n; i++) {
-        const sender *s = p->senders.all[i];
+        sender *s = p->senders.all[i];
         if (!s->unacked && !s->flush_at) continue;
         double at = s->unacked ? 0 : s->flush_at;
         if (at <= now) {
-            const peer *pe = peer_table_find(&p->peers, s->name, strlen(s->name));
+            const peer *pe = peer_table_find_sender(&p->peers, s);
             at = !pe ? s->resolve_at : pe->state != PEER_LIVE ? 1e300 : at;
         }
         if (at < due) due = at;

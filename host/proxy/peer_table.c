@@ -82,6 +82,20 @@ int peer_table_update(peer_table *t, peer *p, const registration *r) {
     return 0;
 }
 
+peer *peer_table_find_key(const peer_table *t, uint32_t key) {
+    for (size_t i = 0; i < t->n; i++)
+        if (t->all[i]->key == key) return t->all[i];
+    return NULL;
+}
+
+peer *peer_table_find_sender(const peer_table *t, sender *s) {
+    if (s->peer_version != t->version) {
+        s->peer = peer_table_find(t, s->name, strlen(s->name));
+        s->peer_version = t->version;
+    }
+    return s->peer;
+}
+
 size_t peer_table_live_of_type(const peer_table *t, const char *type) {
     size_t n = 0;
     for (size_t i = 0; i < t->n; i++)

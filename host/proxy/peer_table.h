@@ -11,6 +11,7 @@
 #include "base/blob.h"
 #include "base/strmap.h"
 #include "discovery/registration.h"
+#include "proxy/senders.h"
 #include "transport/transport.h"
 #include "wire/header.h"
 
@@ -51,6 +52,10 @@ void peer_table_init(peer_table *t);
 /* Frees every entry and its kept messages; the caller disconnected them. */
 void peer_table_free(peer_table *t);
 peer *peer_table_find(const peer_table *t, const char *name, size_t len);
+/* By key, in a walk over the table: for entries that may have gone meanwhile. */
+peer *peer_table_find_key(const peer_table *t, uint32_t key);
+/* The peer a sender is: looked up again only when the table changed. */
+peer *peer_table_find_sender(const peer_table *t, sender *s);
 /* A new live entry (tp not set yet), or NULL when out of memory. */
 peer *peer_table_add(peer_table *t, const registration *r);
 /* Takes the entry out and frees it with its kept messages. */

@@ -60,6 +60,7 @@ struct proxy {
     wire_packet_reader reader;
     int rx_open;
     unsigned long rx_opened; /* transmissions opened so far */
+    sender *rx_sender;       /* who sent the open transmission; NULL: unknown */
     rxbuf buf;
     senders senders;
     unsigned long received, dropped, duplicates;

@@ -23,6 +23,11 @@ typedef struct sender {
     double flush_at;       /* when to send the acknowledgement alone; 0: not due */
     double resolve_at;     /* unknown member: when to look its name up again */
     double seen;
+    /* The peer it is, as found when the peer table was at peer_version
+     * (0: not looked up yet; the table is empty at version 0): valid while
+     * the version stays, since the table frees entries only as it changes. */
+    struct peer *peer;
+    unsigned long peer_version;
 } sender;
 
 typedef struct senders {
