@@ -138,48 +138,45 @@ int proxy_broadcast(proxy *p, const char *type, wire_header *h, blob *payload, i
         return -1;
     }
     if (await_minimal(p, type, err, errlen) != 0) return -1;
+    /* The sends may wait, and membership may change the table meanwhile:
+     * an entry is used as it is while the table's version stays, and found
+     * again by its key after a change (it may be gone). */
+    typedef struct target {
+        peer *pe;
+        uint32_t key;
+    } target;
     size_t n = 0;
-    char **names = malloc((p->peers.n ? p->peers.n : 1) * sizeof *names);
-    if (!names) {
+    target *to = malloc((p->peers.n ? p->peers.n : 1) * sizeof *to);
+    if (!to) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < p->peers.n; i++) {
         peer *pe = p->peers.all[i];
-        if (pe->state == PEER_LIVE && strcmp(pe->type, type) == 0) names[n++] = pe->name;
+        if (pe->state == PEER_LIVE && strcmp(pe->type, type) == 0) to[n++] = (target){pe, pe->key};
     }
     if (n == 0) {
-        free(names);
+        free(to);
         snprintf(err, errlen, "no connected peers of type '%s' in group '%s'", type, p->group);
         return -1;
     }
-    /* The sends may wait, and membership may change the table meanwhile:
-     * keep the names, not the entries. */
-    for (size_t i = 0; i < n; i++)
-        if (!(names[i] = strdup(names[i]))) {
-            for (size_t j = 0; j < i; j++) free(names[j]);
-            free(names);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
+    unsigned long version = p->peers.version;
     int rc = session_start(p->sessions, h->session_id, h->session_type, (int)n);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        peer *pe = peer_table_find(&p->peers, names[i], strlen(names[i]));
+        peer *pe = p->peers.version == version ? to[i].pe : peer_table_find_key(&p->peers, to[i].key);
         uint64_t seq;
         if (!pe) { /* gone meanwhile: one reply fewer */
             session_start(p->sessions, h->session_id, h->session_type, -1);
             continue;
         }
-        uint32_t key = pe->key;
         rc = send_to_peer(p, pe, h, payload, &seq, err, errlen);
         if (rc == 0) {
             (*reached)++;
-            session_owe(p->sessions, h->session_id, key, seq);
+            session_owe(p->sessions, h->session_id, to[i].key, seq);
         }
     }
     if (rc != 0) /* the rest will not answer */
         session_start(p->sessions, h->session_id, h->session_type, -(int)(n - (size_t)*reached));
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
+    free(to);
     return rc;
 }
