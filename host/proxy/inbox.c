@@ -232,12 +232,16 @@ void inbox_acknowledge(proxy *p, double now, int all) {
         if (!s->unacked && (!s->flush_at || !flush_due(s, now, all))) continue;
         peer *pe = sender_peer(p, s, now);
         if (!pe) continue;
-        if (s->unacked) { /* the next packet its way carries it */
-            transport_set_ack(p->tr, pe->tp, s->incarnation, s->last_seq);
+        if (s->unacked) {
+            /* The next packet its way carries it. It waits for that packet
+             * ACK_DELAY (or ACK_AFTER_PACKETS) from when the one before went
+             * out: traffic both ways never needs a packet of its own. */
+            int waiting = transport_set_ack(p->tr, pe->tp, s->incarnation, s->last_seq);
+            if (!waiting) s->since_flush = 0;
+            if (!waiting || !s->flush_at) s->flush_at = now + ACK_DELAY;
             s->acked_seq = s->last_seq;
             s->since_flush += s->unacked;
             s->unacked = 0;
-            if (!s->flush_at) s->flush_at = now + ACK_DELAY;
         }
         if (flush_due(s, now, all)) {
             transport_flush(p->tr, pe->tp); /* alone, unless a packet carried it meanwhile */

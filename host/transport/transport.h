@@ -72,7 +72,7 @@ struct transport_ops {
     void (*disconnect)(transport *t, transport_peer *p);
     int (*try_send)(transport *t, transport_peer *p, const wire_header *h, blob *payload,
                     uint64_t *seq, char *err, size_t errlen);
-    void (*set_ack)(transport *t, transport_peer *p, const uint8_t *incarnation, uint64_t seq);
+    int (*set_ack)(transport *t, transport_peer *p, const uint8_t *incarnation, uint64_t seq);
     int (*flush)(transport *t, transport_peer *p);
     void (*acked)(transport *t, transport_peer *p, uint64_t seq);
     uint64_t (*unacked)(transport *t, transport_peer *p, uint64_t *oldest);
@@ -127,10 +127,11 @@ static inline int transport_try_send(transport *t, transport_peer *p, const wire
     return t->ops->try_send(t, p, h, payload, seq, err, errlen);
 }
 /* Acknowledges, in the next packet to p, the packets of p's run
- * `incarnation` up to seq. */
-static inline void transport_set_ack(transport *t, transport_peer *p, const uint8_t *incarnation,
-                                     uint64_t seq) {
-    t->ops->set_ack(t, p, incarnation, seq);
+ * `incarnation` up to seq. 1 when an acknowledgement handed over before was
+ * still waiting for that packet (this one replaces it), else 0. */
+static inline int transport_set_ack(transport *t, transport_peer *p, const uint8_t *incarnation,
+                                    uint64_t seq) {
+    return t->ops->set_ack(t, p, incarnation, seq);
 }
 /* Sends what waits for p now: its open batch, or a packet that carries
  * only a pending acknowledgement. 1 nothing left waiting, 0 its queue is full. */

@@ -65,7 +65,7 @@ int zmqdrv_curve_client(zmqdrv *z, void *s, const char *server_key, char *err, s
 void zmqdrv_disconnect(transport *t, transport_peer *p);
 int zmqdrv_try_send(transport *t, transport_peer *p, const wire_header *h, blob *payload,
                     uint64_t *seq, char *err, size_t errlen);
-void zmqdrv_set_ack(transport *t, transport_peer *p, const uint8_t *incarnation, uint64_t seq);
+int zmqdrv_set_ack(transport *t, transport_peer *p, const uint8_t *incarnation, uint64_t seq);
 int zmqdrv_flush(transport *t, transport_peer *p);
 void zmqdrv_acked(transport *t, transport_peer *p, uint64_t seq);
 uint64_t zmqdrv_unacked(transport *t, transport_peer *p, uint64_t *oldest);

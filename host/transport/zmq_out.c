@@ -252,13 +252,15 @@ int zmqdrv_try_send(transport *t, transport_peer *p, const wire_header *h, blob 
     return rc;
 }
 
-void zmqdrv_set_ack(transport *t, transport_peer *p, const uint8_t *incarnation, uint64_t seq) {
+int zmqdrv_set_ack(transport *t, transport_peer *p, const uint8_t *incarnation, uint64_t seq) {
     zmqdrv *z = (zmqdrv *)t;
     pthread_mutex_lock(&z->lock);
+    int waiting = p->ack_pending;
     memcpy(p->ack_incarnation, incarnation, WIRE_INCARNATION_LEN);
     p->ack_seq = seq;
     p->ack_pending = 1;
     pthread_mutex_unlock(&z->lock);
+    return waiting;
 }
 
 int zmqdrv_flush(transport *t, transport_peer *p) {
