@@ -216,18 +216,6 @@ describe("acknowledgements", function()
     return (hex:gsub("..", function(h) return string.char(tonumber(h, 16)) end))
   end
 
-  -- A packet's message count and number.
-  local function count_and_seq(frame)
-    local count = string.unpack(">I2", frame, 4)
-    local seq, shift, at = 0, 0, 6
-    repeat
-      local b = frame:byte(at)
-      seq = seq | ((b & 0x7f) << shift)
-      shift, at = shift + 7, at + 1
-    until b < 0x80
-    return count, seq
-  end
-
   it("go with the replies of a conversation, never alone", function()
     local run, acked = echo_run(), 0
     local rounds, alone = 200, 0
@@ -247,15 +235,15 @@ describe("acknowledgements", function()
       repeat
         local got = peer:receive(10)
         assert.is_not_nil(got, ("the reply to request %d did not arrive"):format(i))
-        local count, seq = count_and_seq(got)
-        if count == 0 then alone = alone + 1 else acked = seq end
-      until count > 0
+        local p = pk.read(got)
+        if p.count == 0 then alone = alone + 1 else acked = p.seq end
+      until p.count > 0
       -- A pause between requests, as a conversation has: with an
       -- acknowledgement sent 10 ms after the first one handed over, whatever
       -- went meanwhile, about every third request was acknowledged alone.
       local stray = peer:receive(0.003)
       if stray then
-        assert.are.equal(0, (count_and_seq(stray)))
+        assert.are.equal(0, pk.read(stray).count)
         alone = alone + 1
       end
     end

@@ -60,4 +60,42 @@ function M.message(t)
   return string.char(t.flags or f, t.stage or 0) .. table.concat(body)
 end
 
+--- Reads a varint at byte i of s: the value and the byte after it.
+function M.read_varint(s, i)
+  local v, shift = 0, 0
+  repeat
+    local b = s:byte(i)
+    v = v | ((b & 0x7f) << shift)
+    shift, i = shift + 7, i + 1
+  until b < 0x80
+  return v, i
+end
+
+local function read_lstr(s, i)
+  local n
+  n, i = M.read_varint(s, i)
+  return s:sub(i, i + n - 1), i + n
+end
+
+--- What a packet says of itself, and the names its first message gives:
+-- {count, seq, group, sender, ack_seq (when it acknowledges), tag, source,
+-- dest}.
+function M.read(s)
+  local p = { count = string.unpack(">I2", s, 4) }
+  local flags, i = s:byte(3), nil
+  p.seq, i = M.read_varint(s, 6)
+  i = i + 8 -- its run
+  p.group, i = read_lstr(s, i)
+  p.sender, i = read_lstr(s, i)
+  if flags & 1 ~= 0 then p.ack_seq, i = M.read_varint(s, i + 8) end
+  if p.count > 0 then
+    local f = s:byte(i)
+    i = i + 2
+    if f & 1 ~= 0 then p.tag, i = read_lstr(s, i) end
+    if f & 2 ~= 0 then p.source, i = read_lstr(s, i) end
+    if f & 4 ~= 0 then p.dest, i = read_lstr(s, i) end
+  end
+  return p
+end
+
 return M
