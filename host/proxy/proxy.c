@@ -34,6 +34,7 @@ void proxy_config_defaults(proxy_config *c) {
     c->linger = 5.0;
     c->send_hwm = 1000;
     c->recv_hwm = 16;
+    c->sockets_per_context = 1023;
     c->max_message_size = 256LL << 20;
     c->peers_catch_lifetime = 10.0;
     c->max_cache = 1024;
@@ -315,7 +316,8 @@ static int open_backends(proxy *p, const proxy_config *c, int *interrupted, char
                            c->heartbeat_expiry, c->peer_refresh_interval, me,
                            p->closed ? &p->secrets : NULL, c->take_over_from,
                            sleep_or_interrupt, p};
-    transport_config tc = {NULL, host, c->send_hwm, c->recv_hwm, c->max_message_size,
+    transport_config tc = {NULL, host, c->send_hwm, c->recv_hwm, c->sockets_per_context,
+                           c->max_message_size,
                            c->enable_cache, {p->group, strlen(p->group)},
                            {p->name, strlen(p->name)}, {0}, NULL, NULL};
     memcpy(tc.incarnation, p->incarnation, sizeof tc.incarnation);

@@ -47,6 +47,7 @@ typedef struct proxy_config {
     double send_timeout; /* how long a send waits for a full queue; < 0: forever */
     double linger;       /* how long close() waits for what was sent to be acknowledged */
     int send_hwm, recv_hwm;
+    int sockets_per_context; /* ZeroMQ sockets per context (transport_config) */
     long long max_message_size;
     /* Rejoin (docs/proxy.md, "Rejoining"): a peer that leaves is remembered
      * for peers_catch_lifetime seconds as expected back; with the cache,

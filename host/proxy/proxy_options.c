@@ -77,6 +77,8 @@ static const struct option {
     {"linger", K_SECONDS, offsetof(proxy_config, linger), NULL, 0, 3600},
     {"send_hwm", K_COUNT, offsetof(proxy_config, send_hwm), NULL, 0, COUNT_MAX},
     {"recv_hwm", K_COUNT, offsetof(proxy_config, recv_hwm), NULL, 0, COUNT_MAX},
+    {"sockets_per_context", K_COUNT, offsetof(proxy_config, sockets_per_context), NULL, 2,
+     65535},
     {"max_message_size", K_BYTES, offsetof(proxy_config, max_message_size), NULL, 1,
      4294967296.0},
     {"enable_rejoin", K_BOOL, offsetof(proxy_config, enable_rejoin), NULL, 0, 0},

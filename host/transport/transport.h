@@ -24,6 +24,10 @@ typedef struct transport_config {
     const char *bind_host;       /* interface the receiving endpoint binds, "*" for all */
     const char *advertised_host; /* host part of the address peers connect to */
     int send_hwm, recv_hwm;      /* queue lengths (transmissions) before a send waits */
+    /* ZeroMQ sockets per context: one per peer sent to, and the receiving
+     * one. A context pays for its slots when it starts; a proxy that needs
+     * more sockets opens another context, with its own I/O thread. */
+    int sockets_per_context;
     long long max_message_size;  /* bytes per frame; bigger frames are refused (-1: no limit) */
     int retain;                  /* keep sent packets until acknowledged, to send again */
     wire_slice group, name;      /* written into every packet */

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
-#include <sys/resource.h>
 #include <zmq.h>
 
 #include "base/clock.h"
@@ -170,6 +169,9 @@ static void zmqdrv_close(transport *t) {
     if (z->ctx)
         while (zmq_ctx_term(z->ctx) != 0 && errno == EINTR) {
         }
+    for (int i = 0; i < z->n_more_ctx; i++)
+        while (zmq_ctx_term(z->more_ctx[i]) != 0 && errno == EINTR) {
+        }
     zap_destroy(z->zap); /* its thread ended with the context */
     sodium_memzero(z->secret_key, sizeof z->secret_key);
     pthread_cond_destroy(&z->wake);
@@ -221,19 +223,6 @@ static int curve_server(zmqdrv *z, char *err, size_t errlen) {
     return 0;
 }
 
-/* How many ZeroMQ sockets the context allows. A proxy has one per peer it
- * sends to, and each takes two open files (its connection and its
- * signalling descriptor): more than half the limit of open files could not
- * be used. libzmq's default, 1023, would cap a master at about a thousand
- * workers whatever that limit; but the context pays for its size when it
- * starts (65535 cost 0.5 ms and 0.7 MiB in every process). */
-static int max_sockets(void) {
-    struct rlimit r;
-    if (getrlimit(RLIMIT_NOFILE, &r) != 0) return 1023;
-    if (r.rlim_cur == RLIM_INFINITY || r.rlim_cur / 2 > 65535) return 65535;
-    return r.rlim_cur / 2 < 1023 ? 1023 : (int)(r.rlim_cur / 2);
-}
-
 /* An IPv4 address needs no IPv6 socket: with ZMQ_IPV6 set, binding also
  * lists the host's interfaces, 0.3 ms of every start. A name or "*" may
  * mean IPv6, and keeps it. */
@@ -261,7 +250,7 @@ transport *zmqdrv_open(const transport_config *cfg, char *err, size_t errlen) {
     pthread_mutex_init(&z->lock, NULL);
     clock_cond_init(&z->wake);
     z->ctx = zmq_ctx_new();
-    if (z->ctx) zmq_ctx_set(z->ctx, ZMQ_MAX_SOCKETS, max_sockets());
+    if (z->ctx) zmq_ctx_set(z->ctx, ZMQ_MAX_SOCKETS, cfg->sockets_per_context);
     if (z->ctx) z->pull = zmq_socket(z->ctx, ZMQ_PULL);
     if (!z->pull) {
         snprintf(err, errlen, "cannot create a ZeroMQ socket: %s", zmq_strerror(errno));

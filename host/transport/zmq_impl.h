@@ -13,9 +13,15 @@
 #include "transport/zap.h"
 #include "wire/packet.h"
 
+/* Contexts beyond the first, each for cfg.sockets_per_context more peers:
+ * 64 of 1023 reach a group of 65,000. */
+#define ZMQDRV_MORE_CONTEXTS 63
+
 typedef struct zmqdrv {
     transport base;
     void *ctx, *pull;
+    void *more_ctx[ZMQDRV_MORE_CONTEXTS]; /* opened as ctx fills, for PUSH sockets */
+    int n_more_ctx;
     transport_config cfg;
     char group[WIRE_MAX_NAME + 1], name[WIRE_MAX_NAME + 1]; /* cfg's strings, owned */
     size_t batch_bytes; /* the largest batch; 0: none fits under max_message_size */
