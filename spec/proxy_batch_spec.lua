@@ -196,11 +196,7 @@ describe("acknowledgements", function()
                        redis_address = redis.address }
     peer = core.testing.listener("127.0.0.1", false)
     -- Registered as a member would be, so that the proxy can answer it.
-    local text = table.concat({ "maro 2", "type pinger", "address " .. peer.address,
-      "incarnation 0102030405060708", "started 0",
-      "stats sent=0 received=0 buffered=0 dropped=0", "" }, "\n")
-    redis:cli("set", "maro:" .. group .. ":member:pinger", text, "px", "60000")
-    redis:cli("zadd", "maro:" .. group .. ":type:pinger", tostring(1e15), "pinger")
+    redis:register(group, "pinger", "pinger", peer.address, "0102030405060708")
   end)
 
   after_each(function()

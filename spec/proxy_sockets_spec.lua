@@ -20,11 +20,7 @@ describe("a proxy with more peers than a ZeroMQ context holds", function()
     group = "sockets_" .. core.uuid():sub(1, 8)
     listener = core.testing.listener("127.0.0.1", false)
     for i = 1, WORKERS do
-      local text = table.concat({ "maro 2", "type worker", "address " .. listener.address,
-        ("incarnation %016x"):format(i), "started 0",
-        "stats sent=0 received=0 buffered=0 dropped=0", "" }, "\n")
-      redis:cli("set", "maro:" .. group .. ":member:w" .. i, text, "px", "60000")
-      redis:cli("zadd", "maro:" .. group .. ":type:worker", tostring(1e15), "w" .. i)
+      redis:register(group, "w" .. i, "worker", listener.address, ("%016x"):format(i))
     end
   end)
 

@@ -69,6 +69,17 @@ function Redis:thaw()
   os.execute("kill -CONT " .. self.pid)
 end
 
+--- Registers a member by hand, as a peer in another language would (docs/protocol.md):
+-- its registration for a minute, and its place in its type's index. incarnation: 16 hex
+-- digits; extra: more lines (a CURVE key, say).
+function Redis:register(group, name, type, address, incarnation, extra)
+  local text = table.concat({ "maro 2", "type " .. type, "address " .. address,
+    "incarnation " .. incarnation, "started 0", "stats sent=0 received=0 buffered=0 dropped=0",
+    extra }, "\n") .. "\n"
+  self:cli("set", "maro:" .. group .. ":member:" .. name, text, "px", "60000")
+  self:cli("zadd", "maro:" .. group .. ":type:" .. type, tostring(1e15), name)
+end
+
 --- Every key of a group.
 function Redis:keys(group)
   local keys = {}
