@@ -317,8 +317,7 @@ static int open_backends(proxy *p, const proxy_config *c, int *interrupted, char
                            p->closed ? &p->secrets : NULL, c->take_over_from,
                            sleep_or_interrupt, p};
     transport_config tc = {NULL, host, c->send_hwm, c->recv_hwm, c->sockets_per_context,
-                           c->max_message_size,
-                           c->enable_cache, {p->group, strlen(p->group)},
+                           c->max_message_size, c->enable_cache, {p->group, strlen(p->group)},
                            {p->name, strlen(p->name)}, {0}, NULL, NULL};
     memcpy(tc.incarnation, p->incarnation, sizeof tc.incarnation);
     closed_group_secure(p, &tc);

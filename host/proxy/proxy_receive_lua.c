@@ -221,7 +221,8 @@ int proxy_lua_wait_for_ids(lua_State *L, proxy *p, int ids, double deadline, con
     lua_newtable(L);
     lua_pushnil(L);
     int top = lua_gettop(L);
-    id_wait w = {L, p, top - 3, top - 2, top - 1, top, 0, 0, (unsigned long)-1, UP_MSG_META, {NULL, 0}};
+    id_wait w = {L, p, top - 3, top - 2, top - 1, top, 0, 0, (unsigned long)-1,
+                 UP_MSG_META, {NULL, 0}};
     for (lua_Integer i = 1; i <= n; i++) {
         if (lua_rawgeti(L, ids, i) != LUA_TSTRING)
             return proxy_lua_raise(L, "proxy:%s: ids[%d] must be a session id (a string), got %s",

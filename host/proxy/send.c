@@ -153,7 +153,8 @@ int proxy_broadcast(proxy *p, const char *type, wire_header *h, blob *payload, i
     }
     for (size_t i = 0; i < p->peers.n; i++) {
         peer *pe = p->peers.all[i];
-        if (pe->state == PEER_LIVE && strcmp(pe->type, type) == 0) to[n++] = (target){pe, pe->key};
+        if (pe->state == PEER_LIVE && strcmp(pe->type, type) == 0)
+            to[n++] = (target){pe, pe->key};
     }
     if (n == 0) {
         free(to);
@@ -163,7 +164,8 @@ int proxy_broadcast(proxy *p, const char *type, wire_header *h, blob *payload, i
     unsigned long version = p->peers.version;
     int rc = session_start(p->sessions, h->session_id, h->session_type, (int)n);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        peer *pe = p->peers.version == version ? to[i].pe : peer_table_find_key(&p->peers, to[i].key);
+        peer *pe = p->peers.version == version ? to[i].pe
+                                               : peer_table_find_key(&p->peers, to[i].key);
         uint64_t seq;
         if (!pe) { /* gone meanwhile: one reply fewer */
             session_start(p->sessions, h->session_id, h->session_type, -1);
