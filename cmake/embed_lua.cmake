@@ -12,7 +12,8 @@ set(FIRST maro.lua maro/proxy.lua maro/log.lua maro/dist.lua)
 string(REPLACE "|" ";" FILES "${FILES}")
 
 set(table "")
-# Appends to the C array ARRAY (in the variable BODY) the files of LIST.
+# Sets BODY to the bytes of LIST's files, as the C array ARRAY holds them, and
+# appends their entries (name, chunk name, where in ARRAY, size) to table.
 function(embed LIST ARRAY BODY)
   set(body "")
   set(offset 0)

@@ -262,16 +262,12 @@ static int message_index(lua_State *L) {
     switch (f) {
     case F_PAYLOAD: push_payload(L, 1, m); break;
     case F_TAG:
-        repeated_push(L, &t->last[F_TAG - F_TAG], m->h.tag.ptr, m->h.tag.len, UP_LAST(F_TAG));
-        break;
     case F_SOURCE:
-        repeated_push(L, &t->last[F_SOURCE - F_TAG], m->h.source.ptr, m->h.source.len,
-                      UP_LAST(F_SOURCE));
+    case F_DESTINATION: {
+        wire_slice s = f == F_TAG ? m->h.tag : f == F_SOURCE ? m->h.source : m->h.destination;
+        repeated_push(L, &t->last[f - F_TAG], s.ptr, s.len, UP_LAST(f));
         break;
-    case F_DESTINATION:
-        repeated_push(L, &t->last[F_DESTINATION - F_TAG], m->h.destination.ptr,
-                      m->h.destination.len, UP_LAST(F_DESTINATION));
-        break;
+    }
     case F_SESSION_ID: push_slice(L, m->h.session_id); break;
     case F_MESSAGE_ID: {
         char buf[WIRE_UUID_LEN];

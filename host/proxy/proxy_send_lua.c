@@ -14,7 +14,8 @@
 static void fresh_session(wire_header *h, char buf[WIRE_UUID_LEN]) {
     wire_uuid_next(&h->session_uuid);
     h->uuids |= WIRE_SESSION_UUID;
-    h->session_id = wire_id_string((wire_slice){NULL, 0}, &h->session_uuid, buf != NULL, buf);
+    h->session_id = buf ? wire_id_string((wire_slice){NULL, 0}, &h->session_uuid, 1, buf)
+                        : (wire_slice){NULL, 0};
 }
 
 /* A fresh message id, in UUID form alone: nothing on this side reads it. */
