@@ -334,7 +334,12 @@ static void *push_socket(zmqdrv *z, const char *address, const char *server_key,
                          char *err, size_t errlen) {
     void *s = new_push(z);
     if (!s) {
-        snprintf(err, errlen, "cannot create a ZeroMQ socket: %s", zmq_strerror(errno));
+        int e = errno;
+        snprintf(err, errlen, "cannot create a ZeroMQ socket: %s%s", zmq_strerror(e),
+                 e == EMFILE ? " (each peer takes about 3 open files: raise this process's "
+                               "limit, ulimit -n or LimitNOFILE; docs/deploy.md, \"Towards "
+                               "10,000 members\")"
+                             : "");
         return NULL;
     }
     /* Messages not acknowledged are counted, and kept when they may be sent
