@@ -12,4 +12,11 @@ describe("proxy sessions", function()
     assert.are.equal(0, p:wait(30), p:report())
     assert.matches("ok\n", p:stdout(), 1, true)
   end)
+
+  it("keeps the right sessions through thousands started, answered and dropped", function()
+    local p = procs.spawn(here .. "scripts/proxy/session_churn.lua", {},
+      { MARO_REDIS = redis.address, MARO_GROUP = "churn_" .. require("maro.core").uuid():sub(1, 8) })
+    assert.are.equal(0, p:wait(60), p:report())
+    assert.matches("ok\n", p:stdout(), 1, true)
+  end)
 end)
