@@ -12,6 +12,13 @@ local pk = dofile(here .. "support/packet.lua")
 local maro = require("maro")
 local core = require("maro.core")
 
+-- The run of member `name`, as its packets' acknowledgements name it.
+local function run_of(redis, group, name)
+  local text = redis:cli("get", "maro:" .. group .. ":member:" .. name)
+  local hex = assert(text:match("\nincarnation (%x+)"), text)
+  return (hex:gsub("..", function(h) return string.char(tonumber(h, 16)) end))
+end
+
 describe("batches", function()
   local redis = redis_support.for_block(setup, teardown, procs)
   local group, receiver
@@ -205,15 +212,8 @@ describe("acknowledgements", function()
     procs.cleanup()
   end)
 
-  -- The run of the proxy, as its packets' acknowledgements name it.
-  local function echo_run()
-    local text = redis:cli("get", "maro:" .. group .. ":member:echo")
-    local hex = assert(text:match("\nincarnation (%x+)"), text)
-    return (hex:gsub("..", function(h) return string.char(tonumber(h, 16)) end))
-  end
-
   it("go with the replies of a conversation, never alone", function()
-    local run, acked = echo_run(), 0
+    local run, acked = run_of(redis, group, "echo"), 0
     local rounds, alone = 200, 0
     for i = 1, rounds do
       -- The request acknowledges the proxy's last reply, as a peer would.
@@ -250,5 +250,47 @@ describe("acknowledgements", function()
     -- load) may let one go alone; a conversation needs none.
     assert.is_true(alone <= rounds // 40, ("%d of %d acknowledgements went alone"):format(
       alone, rounds))
+  end)
+end)
+
+-- A stream that goes on slower than batches fill: a batch waits while it
+-- still grows (at most 1 ms), and leaves once nothing joins it for 200 µs.
+describe("a paced stream", function()
+  local redis = redis_support.for_block(setup, teardown, procs)
+
+  it("leaves in batches that grew while it went on", function()
+    local group = "pace_" .. core.uuid():sub(1, 8)
+    local sink = core.testing.listener("127.0.0.1", false)
+    redis:register(group, "sink", "sink", sink.address, "0102030405060708")
+    local pacer = maro.Proxy{ group_name = group, component_type = "pacer",
+      component_name = "pacer", redis_address = redis.address }
+    -- One message every 100 µs, the script busy in between.
+    local n, gap = 2000, 100e-6
+    local at = maro.now()
+    for i = 1, n do
+      at = at + gap
+      repeat until maro.now() >= at
+      pacer:isend_to("sink", "tick", i)
+    end
+    local packets, got, last = 0, 0, 0
+    while got < n do
+      local frame = sink:receive(10)
+      assert.is_not_nil(frame, ("%d of %d messages arrived"):format(got, n))
+      local p = pk.read(frame)
+      if p.count > 0 then
+        packets, got, last = packets + 1, got + p.count, p.seq
+      end
+    end
+    -- Acknowledged, so that the proxy closes without waiting.
+    core.testing.raw_send(pacer.address, { pk.head{ group = group, sender = "sink", count = 0,
+      incarnation = "\1\2\3\4\5\6\7\8", flags = 1,
+      ack = run_of(redis, group, "pacer") .. pk.varint(last) } })
+    pacer:close()
+    sink:close()
+    -- About ten messages a packet; a batch sent 200 µs after it began, as
+    -- long as it still grows, holds two or three. A sender that loses the
+    -- processor for longer than 200 µs (a machine under load) ends a batch
+    -- early each time, which the bound leaves room for.
+    assert.is_true(packets <= n // 4, ("%d messages left in %d packets"):format(n, packets))
   end)
 end)

@@ -30,11 +30,11 @@ typedef struct zmqdrv {
      * lets members in. */
     char public_key[TRANSPORT_KEY_Z85 + 1], secret_key[TRANSPORT_KEY_Z85 + 1];
     zap *zap;
-    pthread_mutex_t lock; /* PUSH sockets, batches, peers, seq, oldest, stop */
+    pthread_mutex_t lock; /* PUSH sockets, batches, peers, seq, due, stop */
     pthread_cond_t wake;  /* the flusher: a batch began, or stop */
     pthread_t flusher;
     int flusher_running, flusher_idle, stop;
-    double oldest;     /* when the oldest waiting batch began; 0: none waits */
+    double due;        /* when the flusher looks at the open batches next; 0: none is open */
     double last_batch; /* when the last batch began */
     uint64_t seq;      /* the last packet number given */
     unsigned long waits; /* how often the proxy waited: the batching rule counts them */
@@ -48,6 +48,8 @@ struct transport_peer {
     wire_packet_writer writer;
     int batched;               /* messages in the open batch (0: none open) */
     uint64_t batch_seq;        /* the open batch's packet number */
+    double batch_began;        /* when it began */
+    int batch_seen;            /* its messages when the flusher last looked */
     int batch_acks;            /* the open batch carries an acknowledgement... */
     uint64_t batch_ack_seq;    /* ...up to this number */
     unsigned long sent_since_wait; /* waits + 1 when a message went to this peer since the last wait */

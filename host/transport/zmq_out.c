@@ -6,12 +6,14 @@
  * peer cost it several times what their bytes do. A small message to a
  * peer that already got one since the proxy last waited joins the peer's
  * open packet (a batch) instead of going out alone. A batch leaves when it
- * is full, when the proxy is about to wait, and at the latest BATCH_DELAY
- * after it began: a thread of the transport (the flusher) sends it then,
- * whatever the script is doing. The first message to a peer after a wait
- * goes out at once, so request and reply pay no delay. (The rule counts
- * waits, not time: it batches the same way however slow the machine is.) PUSH sockets, batches and packet numbers are shared
- * with the flusher under z->lock. */
+ * is full and when the proxy is about to wait; a thread of the transport
+ * (the flusher) sends it meanwhile, whatever the script is doing, once the
+ * script has added nothing to it for BATCH_PAUSE, and at the latest
+ * BATCH_DELAY after it began. The first message to a peer after a wait
+ * goes out at once, so request and reply pay no delay. (Joining counts
+ * waits, not time: it batches the same way however slow the machine is.)
+ * PUSH sockets, batches and packet numbers are shared with the flusher
+ * under z->lock. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,7 +32,8 @@
 #define BATCH_ITEM_MAX 1024    /* names and payload of a message that may join a batch */
 #define BATCH_MESSAGES 256     /* a batch this long leaves at once... */
 #define BATCH_BYTES (64 * 1024) /* ...and so does one this big (at most max_message_size) */
-#define BATCH_DELAY 200e-6     /* the longest a batch waits */
+#define BATCH_PAUSE 200e-6     /* a batch nothing joined for this long leaves... */
+#define BATCH_DELAY 1e-3       /* ...and none waits longer than this */
 #define BATCH_QUIET 10e-3      /* the flusher sleeps after this long without batches */
 
 static void unref_blob(void *data, void *hint) {
@@ -125,10 +128,32 @@ void zmqdrv_flush_all(zmqdrv *z) {
     int waiting = 0;
     for (transport_peer *p = z->peers; p; p = p->next)
         if (p->batched && flush_peer(z, p) == 0) waiting = 1;
-    z->oldest = waiting ? clock_now() : 0; /* a full queue: the next flush tries again */
+    z->due = waiting ? clock_now() + BATCH_PAUSE : 0; /* a full queue: tried again later */
 }
 
-/* While batches are being made the flusher wakes every BATCH_DELAY on its
+/* Sends the batches that are due, and sets when the flusher looks again.
+ * A batch that grew since the last look is left to grow (a stream that
+ * fills batches faster than BATCH_DELAY sends them full, itself), one
+ * that did not is sent: the script stopped streaming to that peer. */
+static void flush_due(zmqdrv *z, double now) {
+    double next = 0;
+    for (transport_peer *p = z->peers; p; p = p->next) {
+        if (!p->batched) continue;
+        double age = now - p->batch_began, at;
+        if (age >= BATCH_DELAY || (age >= BATCH_PAUSE && p->batched == p->batch_seen)) {
+            if (flush_peer(z, p) != 0) continue;
+            at = now + BATCH_PAUSE; /* a full queue */
+        } else {
+            if (age >= BATCH_PAUSE) p->batch_seen = p->batched;
+            at = age < BATCH_PAUSE ? p->batch_began + BATCH_PAUSE : now + BATCH_PAUSE;
+            if (at > p->batch_began + BATCH_DELAY) at = p->batch_began + BATCH_DELAY;
+        }
+        if (next == 0 || at < next) next = at;
+    }
+    z->due = next;
+}
+
+/* While batches are being made the flusher wakes every BATCH_PAUSE on its
  * own; only a batch that begins after a quiet spell wakes it, so a stream of
  * batches costs the sending thread no wake-ups. */
 static void *flusher_main(void *arg) {
@@ -136,19 +161,19 @@ static void *flusher_main(void *arg) {
     pthread_mutex_lock(&z->lock);
     while (!z->stop) {
         double now = clock_now();
-        if (z->oldest == 0 && now - z->last_batch > BATCH_QUIET) {
+        if (z->due == 0 && now - z->last_batch > BATCH_QUIET) {
             z->flusher_idle = 1;
             pthread_cond_wait(&z->wake, &z->lock);
             z->flusher_idle = 0;
             continue;
         }
-        double due = (z->oldest ? z->oldest : now) + BATCH_DELAY;
+        double due = z->due ? z->due : now + BATCH_PAUSE;
         if (now < due) {
             struct timespec until = clock_timespec(due);
             pthread_cond_timedwait(&z->wake, &z->lock, &until);
             continue;
         }
-        zmqdrv_flush_all(z);
+        flush_due(z, now);
     }
     pthread_mutex_unlock(&z->lock);
     return NULL;
@@ -166,7 +191,7 @@ static void batch_began(zmqdrv *z, double now) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
     z->last_batch = now;
-    if (z->oldest == 0) z->oldest = now;
+    if (z->due == 0) z->due = now + BATCH_PAUSE;
     if (z->flusher_idle) pthread_cond_signal(&z->wake);
 }
 
@@ -225,7 +250,9 @@ static int send_locked(zmqdrv *z, transport_peer *p, const wire_header *h, blob 
         p->batched = 1;
         p->batch_acks = ack;
         p->batch_ack_seq = head.ack_seq;
-        batch_began(z, clock_now());
+        p->batch_began = clock_now();
+        p->batch_seen = 1;
+        batch_began(z, p->batch_began);
         return 1;
     }
     int frame = blob_size(payload) > INLINE_PAYLOAD_MAX;
