@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The Proxy benchmark: builds marohost and the raw libzmq baseline
 # (bench_zmq_raw), runs both on the same work in this invocation, against a
-# private Redis, and prints one table of medians, ratios and the targets of
-# issue 4. Timings are reported, never asserted: the exit status only says
-# whether every run completed.
+# private Redis, and prints one table of medians, ratios to raw and the
+# targets the proxy is held to. Timings are reported, never asserted: the exit
+# status only says whether every run completed.
 #
 #   scripts/bench/proxy.sh [options]
 #     --runs R        repetitions of every measurement; medians are quoted (default 5)
@@ -23,15 +23,19 @@
 #              BENCH_PROCESS_TIMEOUT (seconds any one run may take, default 120).
 #
 # What each row measures (every peer is its own process, all over tcp://127.0.0.1):
-#   throughput  raw: PUSH -> PULL, 64-byte frames; marohost: proxy_thr.lua, the
-#               sender isends a new Message per payload, the receiver reads each
-#               payload; both timed at the receiver from the first to the last.
-#               The indented rows: one Message object isent N times instead;
-#               and raw libzmq moving the same two frames a marohost message
-#               is (its header frame, then the 66-byte payload frame) one
-#               message at a time, where marohost streams them in batches
-#               (docs/protocol.md, "Batches"). The "paired" line gives each
-#               run's own ratio, to show the spread of the headline ratio.
+#   throughput  raw: PUSH -> PULL, 64-byte frames; marohost: proxy_thr.lua,
+#               both timed at the receiver from the first message to the last.
+#               The headline row is the standard path as scripts write it:
+#               the sender isends a new SessionMessage (NOTIFICATION) per
+#               payload, the receiver reads msg.tag and msg.payload. Indented:
+#               a new Message per isend; one Message object isent N times
+#               (what building costs, by difference); and raw libzmq moving
+#               the two frames a lone marohost message is (its header frame,
+#               then the 66-byte payload frame) one message at a time, where
+#               marohost streams them in batches (docs/protocol.md,
+#               "Batches"). Then the fast path: isend_to and receive_values.
+#               The "paired" lines give each run's own ratio, to show the
+#               spread of the ratios of medians in the table.
 #   round trip  raw: a PULL-bound node per side and a PUSH to the other, as a
 #               proxy has; marohost: proxy:send() to proxy_echo.lua. Median.
 #   bandwidth   as throughput, with 1 MiB payloads. Raw copies each payload
@@ -43,11 +47,9 @@
 #   join        K workers, then the master, started at once: from the latest
 #               script start to the latest return of maro.Proxy{} (maro.now()).
 #   idle RSS    VmRSS of the K workers once the master has left (median).
-#   closed      the throughput (new Message per isend) and round trip rows again in
+#   closed      the throughput (a new Message per isend) and round trip rows again in
 #               a closed group (a group key: CURVE on every connection), as a
 #               ratio to the open group's figures of the same invocation.
-#   paths       throughput with a SessionMessage per isend (what scripts usually
-#               write), and with isend_to/receive_values (the fast path).
 #   bytes       what the loopback interface received during a 64 B throughput
 #               run, divided by the messages: TCP/IP headers, acknowledgements,
 #               Redis and joining included (the machine's other loopback
@@ -342,12 +344,12 @@ median() {
 all_runs() {
   awk -v m="$1" -v s="$2" '$1 == m && $2 == s { printf "%s%s", sep, $3; sep = " " }' "$results" 2>/dev/null
 }
-# paired METRIC: marohost / raw of each run in %, and their median. Both sides
+# paired RAW_METRIC METRIC: marohost / raw of each run in %, and their median. Both sides
 # of a run are measured back to back, so these ratios show the spread that the
 # machine's noise gives the ratio of the medians in the table.
 paired() {
   local ratios
-  ratios=$(awk -v m="$1" '$1 == m && $2 == "raw" { raw[++nr] = $3 }
+  ratios=$(awk -v r="$1" -v m="$2" '$1 == r && $2 == "raw" { raw[++nr] = $3 }
                           $1 == m && $2 == "lua" { lua[++nl] = $3 }
                           END { for (i = 1; i <= nr && i <= nl; i++)
                                   if (raw[i] > 0) printf "%.0f\n", 100 * lua[i] / raw[i] }' \
@@ -400,17 +402,17 @@ echo "maro.Proxy vs raw libzmq: medians of $runs run(s); $workers workers; $(npr
   "${build_type:-default} build; $(date -u '+%Y-%m-%d %H:%M UTC')"
 printf '%-44s %12s %12s %9s  %-22s %s\n' metric raw marohost ratio target met
 printf '%s\n' "$(printf '%.0s-' {1..110})"
-row "64 B isend->receive throughput (msg/s)" thr share ">= 25 % (aim 50 %)" 25
-row "  the same, one Message isent N times" thr_reuse info "(for comparison)" 0 thr
-row "  the same, against raw $header_bytes + 66 B frames" thr info "(for comparison)" 0 thr_frames
-row "send() round trip, 64 B, median (us)" rtt times "<= 1.5 x" 1.5
+row "64 B, SessionMessage per isend (msg/s)" thr_session share ">= 30 % (aim 40 %)" 30 thr
+row "  a Message per isend" thr info "(for comparison)" 0 thr
+row "  one Message isent N times" thr_reuse info "(for comparison)" 0 thr
+row "  a Message, against raw $header_bytes + 66 B frames" thr info "(for comparison)" 0 thr_frames
+row "64 B, isend_to/receive_values (msg/s)" thr_fast share ">= 60 % (aim 80 %)" 60 thr
+row "send() round trip, 64 B, median (us)" rtt times "<= 1.2 x" 1.2
 row "1 MiB payload bandwidth (MiB/s)" bw share ">= 70 %" 70
 row "  the same, against zero-copy raw" bw info "(for comparison)" 0 bw_zc
-row "broadcast + $workers replies, median (us)" fanout times "<= 2 x" 2
+row "broadcast + $workers replies, median (us)" fanout times "<= 1.3 x" 1.3
 row "join, master + $workers workers (s)" join max "<= 1 s" 1
 row "idle worker RSS (MiB)" rss below "< 10 MiB" 10
-row "64 B throughput, SessionMessage per isend" thr_session info "(for comparison)" 0 thr
-row "64 B throughput, isend_to/receive_values" thr_fast info "(for comparison)" 0 thr
 row "bytes on loopback per 64 B Message" wire_thr max "<= 100" 100
 row "bytes on loopback per 64 B SessionMessage" wire_thr_session max "<= 100" 100
 row "bytes on loopback per 64 B isend_to" wire_thr_fast max "<= 100" 100
@@ -427,7 +429,9 @@ echo "         rtt raw [$(all_runs rtt raw)] marohost [$(all_runs rtt lua)]"
 echo "         bw raw [$(all_runs bw raw)] zero-copy raw [$(all_runs bw_zc raw)] marohost [$(all_runs bw lua)]"
 echo "         fanout raw [$(all_runs fanout raw)] marohost [$(all_runs fanout lua)]"
 echo "         join [$(all_runs join lua)] rss [$(all_runs rss lua)]"
-echo "paired: thr marohost/raw per run $(paired thr)"
+echo "paired: marohost/raw per run: SessionMessage $(paired thr thr_session)"
+echo "        Message $(paired thr thr) fast path $(paired thr thr_fast)"
+echo "instructions per message: scripts/bench/callgrind.sh (not timed here)"
 echo "counts: --n $n_thr --n-bw $n_bw --n-rtt $n_rtt --n-fanout $n_fanout"
 
 if [ "$failures" -gt 0 ]; then
