@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,9 +82,11 @@ static int zmqdrv_try_recv(transport *t, transport_rx *rx, char *err, size_t err
     rx->n_frames = 0;
     rx->peer[0] = '\0';
     if (zmq_msg_recv(&m, z->pull, ZMQ_DONTWAIT) < 0) { /* EAGAIN, or EINTR: nothing now */
+        z->pull_drained = errno == EAGAIN;
         zmq_msg_close(&m);
         return 0;
     }
+    z->pull_drained = 0;
     if (z->cfg.authorize) note_peer(&m, rx->peer, sizeof rx->peer);
     int more = zmq_msg_more(&m), frames = 1, oom = 0;
     rx->packet = frame_blob(&m);
@@ -115,6 +118,28 @@ static int zmqdrv_try_recv(transport *t, transport_rx *rx, char *err, size_t err
 
 /* ---- waiting ------------------------------------------------------------- */
 
+/* Waits on pull_fd and fds with poll() itself. Only after a receive found
+ * nothing: ZMQ_FD signals changes, not messages already waiting. */
+static int wait_drained(zmqdrv *z, int readable, transport_fd *fds, int nfds, long ms) {
+    struct pollfd items[1 + TRANSPORT_MAX_FDS];
+    int at[TRANSPORT_MAX_FDS], n = 0, seen = 0;
+    if (readable) items[n++] = (struct pollfd){z->pull_fd, POLLIN, 0};
+    for (int i = 0; i < nfds; i++) {
+        at[i] = -1;
+        if (fds[i].fd < 0) continue;
+        at[i] = n;
+        items[n++] = (struct pollfd){fds[i].fd, POLLIN, 0};
+    }
+    if (poll(items, (nfds_t)n, (int)ms) <= 0) return 0;
+    if (readable && items[0].revents) seen |= TRANSPORT_READABLE; /* maybe: the caller tries */
+    for (int i = 0; i < nfds; i++)
+        if (at[i] >= 0 && (items[at[i]].revents & POLLIN)) { /* as zmq_poll reports them */
+            fds[i].ready = 1;
+            seen |= TRANSPORT_FD;
+        }
+    return seen;
+}
+
 static int zmqdrv_wait(transport *t, int readable, transport_peer *writable, transport_fd *fds,
                        int nfds, double timeout) {
     zmqdrv *z = (zmqdrv *)t;
@@ -126,21 +151,24 @@ static int zmqdrv_wait(transport *t, int readable, transport_peer *writable, tra
     z->waits++;
     /* A PUSH socket polled here must not be used by the flusher meanwhile. */
     if (!writable) pthread_mutex_unlock(&z->lock);
+    if (nfds > TRANSPORT_MAX_FDS) nfds = TRANSPORT_MAX_FDS;
+    for (int i = 0; i < nfds; i++) fds[i].ready = 0;
+    long ms = timeout < 0 ? -1 : timeout > 1e6 ? 1000000000L : (long)ceil(timeout * 1000.0);
+    if (!writable && (!readable || (z->pull_drained && z->pull_fd >= 0)))
+        return wait_drained(z, readable, fds, nfds, ms);
     items[n++] = (zmq_pollitem_t){z->pull, 0, readable ? ZMQ_POLLIN : 0, 0};
     if (writable) {
         out_at = n;
         items[n++] = (zmq_pollitem_t){writable->push, 0, ZMQ_POLLOUT, 0};
     }
-    if (nfds > TRANSPORT_MAX_FDS) nfds = TRANSPORT_MAX_FDS;
     for (int i = 0; i < nfds; i++) {
-        fds[i].ready = 0;
         at[i] = -1;
         if (fds[i].fd < 0) continue;
         at[i] = n;
         items[n++] = (zmq_pollitem_t){NULL, fds[i].fd, ZMQ_POLLIN, 0};
     }
-    long ms = timeout < 0 ? -1 : (long)ceil(timeout * 1000.0);
     int polled = zmq_poll(items, n, ms);
+    z->pull_drained = 0; /* zmq_poll may have taken ZMQ_FD's signal: receive first */
     if (writable) pthread_mutex_unlock(&z->lock);
     if (polled <= 0) return seen;
     if (items[0].revents & ZMQ_POLLIN) seen |= TRANSPORT_READABLE;
@@ -259,6 +287,8 @@ transport *zmqdrv_open(const transport_config *cfg, char *err, size_t errlen) {
     }
     zmqdrv_set_int(z->pull, ZMQ_LINGER, 0);
     zmqdrv_set_int(z->pull, ZMQ_RCVHWM, cfg->recv_hwm);
+    size_t fd_len = sizeof z->pull_fd;
+    if (zmq_getsockopt(z->pull, ZMQ_FD, &z->pull_fd, &fd_len) != 0) z->pull_fd = -1;
     zmqdrv_set_int(z->pull, ZMQ_IPV6, !ipv4_literal(cfg->bind_host));
     zmq_setsockopt(z->pull, ZMQ_MAXMSGSIZE, &cfg->max_message_size, sizeof(int64_t));
     if (cfg->authorize && curve_server(z, err, errlen) != 0) {

@@ -20,6 +20,10 @@
 typedef struct zmqdrv {
     transport base;
     void *ctx, *pull;
+    /* The PULL socket's ZMQ_FD, which becomes readable when something
+     * arrives after a receive found nothing (pull_drained): waiting on it
+     * is one poll, where zmq_poll makes four system calls. */
+    int pull_fd, pull_drained;
     void *more_ctx[ZMQDRV_MORE_CONTEXTS]; /* opened as ctx fills, for PUSH sockets */
     int n_more_ctx;
     transport_config cfg;
