@@ -2,12 +2,12 @@
  * list in start order so that the oldest session is the one dropped at the
  * bound; an open-addressed index of 8-byte slots finds them by id.
  *
- * A stream of notifications keeps the table full: every send starts a
- * session and evicts the oldest. With an entry allocated apiece and chained
- * buckets, that cost several cache misses a send once the table outgrew the
- * caches (a SessionMessage per isend ran at 60 % of a Message). Here the
- * evicted entry is reused at once, entries are evicted in the order of the
- * array, and a lookup compares ids only where a slot's hash bits match. */
+ * A stream of notifications keeps the table full, bigger than the caches:
+ * every send starts a session and evicts the oldest. So the evicted entry
+ * is reused at once, entries are evicted in the order of the array (which
+ * the processor reads ahead), and a lookup touches an entry only where a
+ * slot's hash bits match: a send misses the caches about once, not at
+ * every link of a bucket's chain. */
 #include "session/session.h"
 
 #include <stdlib.h>
