@@ -212,8 +212,15 @@ void membership_sync_at(proxy *p, double now) {
 double membership_due(const proxy *p) { return p->next_membership; }
 
 peer *membership_find(proxy *p, wire_slice who, double timeout, char *err, size_t errlen) {
-    peer *pe = peer_table_find(&p->peers, who.ptr, who.len);
-    if (pe) return pe;
+    peer *pe = p->last_found;
+    if (pe && p->last_found_version == p->peers.version && strlen(pe->name) == who.len &&
+        memcmp(pe->name, who.ptr, who.len) == 0)
+        return pe;
+    if ((pe = peer_table_find(&p->peers, who.ptr, who.len))) {
+        p->last_found = pe;
+        p->last_found_version = p->peers.version;
+        return pe;
+    }
     registration r;
     char why[512], name[WIRE_MAX_NAME + 1];
     snprintf(name, sizeof name, "%.*s", (int)who.len, who.ptr);

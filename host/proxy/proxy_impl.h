@@ -46,6 +46,10 @@ struct proxy {
 
     /* membership.c */
     peer_table peers;
+    /* The entry membership_find found last, while the table's version stays:
+     * a stream of sends to one peer looks its name up once. */
+    peer *last_found;
+    unsigned long last_found_version;
     char **types; /* followed in discovery */
     size_t n_types;
     proxy_expected *expected, *minimal;
