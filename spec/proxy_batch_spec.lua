@@ -145,6 +145,25 @@ describe("batches", function()
     assert.are.equal(1, dropped)
   end)
 
+  it("gives each message its session id when the UUIDs of two senders alternate", function()
+    local ids = { "0123abcd-4567-4def-8123-0000000000a1", "0123abcd-4567-4def-8123-0000000000a2",
+                  "fedcba98-7654-4321-9abc-000000000001", "0123abcd-4567-4def-8123-0000000000a3",
+                  "0123abcd-4567-4def-8123-0000000000a4" }
+    local next_id = "\1" .. pk.varint(2) -- one more than the id before (zigzag of 1)
+    local sids = { pk.uuid(ids[1]), next_id, pk.uuid(ids[3]), pk.uuid(ids[4]), next_id }
+    local messages = {}
+    for i, sid in ipairs(sids) do
+      messages[i] = { tag = "t", dest = i == 1 and "receiver" or nil, raw_sid = sid,
+                      mid = "m" .. i, payload = string.char(i) }
+    end
+    core.testing.raw_send(receiver.address, { packet(messages) })
+    for i = 1, #ids do
+      local msg = receiver:receive_once(10)
+      assert.is_not_nil(msg, ("message %d did not arrive"):format(i))
+      assert.are.same({ i, ids[i] }, { msg.payload, msg.session_id })
+    end
+  end)
+
   it("takes a packet sent again (the same number from the same run) once", function()
     local frame = packet({ first("a", "\x01") }, { seq = 7, incarnation = "12345678" })
     local got, dropped = deliver(frame, 1, 0)

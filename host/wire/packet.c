@@ -262,7 +262,13 @@ static int get_id(wire_packet_reader *r, int want_string, wire_slice *s, wire_uu
     r->id = u;
     r->have_id = 1;
     if (want_string) {
-        wire_uuid_format(&u, r->session_id);
+        if (r->formatted && memcmp(r->formatted_prefix, u.prefix, sizeof u.prefix) == 0) {
+            wire_uuid_format_counter(&u, r->session_id);
+        } else {
+            wire_uuid_format(&u, r->session_id);
+            memcpy(r->formatted_prefix, u.prefix, sizeof u.prefix);
+            r->formatted = 1;
+        }
         *s = (wire_slice){r->session_id, WIRE_UUID_LEN};
     }
     *uuid = u;

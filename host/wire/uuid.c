@@ -60,18 +60,23 @@ static uint32_t be32(const uint8_t *b) {
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-void wire_uuid_format(const wire_uuid *u, char out[WIRE_UUID_LEN]) {
+void wire_uuid_format_counter(const wire_uuid *u, char out[WIRE_UUID_LEN]) {
     uint64_t c = (u->counter & WIRE_UUID_COUNTER_MAX) | (UINT64_C(2) << 62);
-    char mid[8], end[8];
-    hex8(be32(u->prefix), out);
-    hex8(be32(u->prefix + 4), mid);
+    char end[8];
     hex8((uint32_t)(c >> 32), end);
     hex8((uint32_t)c, out + 28);
-    memcpy(out + 9, mid, 4);
-    memcpy(out + 14, mid + 4, 4);
     memcpy(out + 19, end, 4);
     memcpy(out + 24, end + 4, 4);
+}
+
+void wire_uuid_format(const wire_uuid *u, char out[WIRE_UUID_LEN]) {
+    char mid[8];
+    hex8(be32(u->prefix), out);
+    hex8(be32(u->prefix + 4), mid);
+    memcpy(out + 9, mid, 4);
+    memcpy(out + 14, mid + 4, 4);
     out[8] = out[13] = out[18] = out[23] = '-';
+    wire_uuid_format_counter(u, out);
 }
 
 static wire_uuid current;

@@ -26,5 +26,8 @@ void wire_uuid_next(wire_uuid *u);
 int wire_uuid_parse(const char *s, size_t len, wire_uuid *u);
 /* Writes the 36 characters (no NUL). */
 void wire_uuid_format(const wire_uuid *u, char out[WIRE_UUID_LEN]);
+/* Writes only the counter's characters, where out holds the formatting of
+ * an id with u's prefix: consecutive ids of a sender share it. */
+void wire_uuid_format_counter(const wire_uuid *u, char out[WIRE_UUID_LEN]);
 
 #endif
