@@ -116,13 +116,14 @@ int proxy_send(proxy *p, wire_header *h, blob *payload, int flags, char *err, si
     /* Followed before it leaves: its reply (or ack) may come during the send's own wait. */
     int follow = (flags & PROXY_SEND_SESSION) &&
                  session_start(p->sessions, h->session_id, h->session_type, 1) == 0;
+    int unfollowed = (flags & PROXY_SEND_SESSION) && !follow;
     if (send_to_peer(p, pe, h, payload, &seq, err, errlen) != 0) {
         if (follow) session_start(p->sessions, h->session_id, h->session_type, -1);
         return -1;
     }
+    if (follow && session_owe(p->sessions, h->session_id, key, seq) != 0) unfollowed = 1;
     unsigned long held;
-    if (follow && session_owe(p->sessions, h->session_id, key, seq) != 0 &&
-        log_limiter_pass(&p->oom_lim, 5.0, &held))
+    if (unfollowed && log_limiter_pass(&p->oom_lim, 5.0, &held))
         log_warn("out of memory: session %.*s is not followed (%lu more held back)",
                  (int)h->session_id.len, h->session_id.ptr, held);
     return 0;
