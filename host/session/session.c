@@ -221,11 +221,11 @@ int session_start(session_table *t, wire_slice id, int type, int replies) {
     t->newest = idx + 1;
     t->slots[slot] = SLOT(hash, idx);
     t->count++;
-    /* The next eviction touches the next oldest entry and its slot. */
+    /* The next eviction touches the next oldest entry's slot and the entry after it. */
     if (t->count >= t->max && t->oldest) {
         const entry *next = &t->pool[t->oldest - 1];
         __builtin_prefetch(&t->slots[next->hash & t->mask], 1);
-        __builtin_prefetch(&t->pool[next->newer ? next->newer - 1 : 0], 1);
+        if (next->newer) __builtin_prefetch(&t->pool[next->newer - 1], 1);
     }
     return 0;
 }

@@ -153,6 +153,7 @@ static int zmqdrv_wait(transport *t, int readable, transport_peer *writable, tra
     if (!writable) pthread_mutex_unlock(&z->lock);
     if (nfds > TRANSPORT_MAX_FDS) nfds = TRANSPORT_MAX_FDS;
     for (int i = 0; i < nfds; i++) fds[i].ready = 0;
+    /* poll() takes an int: a wait longer than 11 days ends and is begun again. */
     long ms = timeout < 0 ? -1 : timeout > 1e6 ? 1000000000L : (long)ceil(timeout * 1000.0);
     if (!writable && (!readable || (z->pull_drained && z->pull_fd >= 0)))
         return wait_drained(z, readable, fds, nfds, ms);
