@@ -15,8 +15,7 @@ local core = require("maro.core")
 -- The run of member `name`, as its packets' acknowledgements name it.
 local function run_of(redis, group, name)
   local text = redis:cli("get", "maro:" .. group .. ":member:" .. name)
-  local hex = assert(text:match("\nincarnation (%x+)"), text)
-  return (hex:gsub("..", function(h) return string.char(tonumber(h, 16)) end))
+  return pk.from_hex(assert(text:match("\nincarnation (%x+)"), text))
 end
 
 describe("batches", function()

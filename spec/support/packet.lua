@@ -36,10 +36,14 @@ function M.id(s)
   return "\0" .. M.lstr(s)
 end
 
+--- The bytes that hex digits spell, two a byte.
+function M.from_hex(hex)
+  return (hex:gsub("..", function(h) return string.char(tonumber(h, 16)) end))
+end
+
 --- A UUID id (kind 2): its first 8 bytes and a counter of the other 62 bits.
 function M.uuid(id)
-  local hexs = id:gsub("-", "")
-  local bytes = hexs:gsub("..", function(h) return string.char(tonumber(h, 16)) end)
+  local bytes = M.from_hex((id:gsub("-", "")))
   local counter = string.unpack(">I8", bytes:sub(9)) & ((1 << 62) - 1)
   return "\2" .. bytes:sub(1, 8) .. M.varint(counter)
 end
