@@ -10,6 +10,8 @@
 -- - close() says how many messages are not known to have arrived, never
 --   fewer than did not;
 -- - a flooded receiver holds at most max_buffered_bytes plus ZeroMQ's queue;
+-- - a send to a paused peer fails after send_timeout with an error that
+--   names it, leaves no session behind, and loses none of the sends before;
 -- - nothing of a group's dead members is left in Redis after two expiries;
 -- - a member that answered a peer which then left does not spin.
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
@@ -174,6 +176,35 @@ describe("proxy faults", function()
     assert.is_true(received + undelivered >= 2000, f:report() .. r:report())
     assert.matches("not known to have arrived", f:stderr(), 1, true)
   end)
+
+  it("fails a send to a paused peer after send_timeout and keeps every send before it",
+    function()
+      local r = spawn("counting_receiver.lua", {})
+      r:wait_output("joined")
+      local dir = procs.tmpdir()
+      local go, resumed = dir .. "/go", dir .. "/resumed"
+      local s = spawn("blocked_sender.lua", { go, resumed })
+      s:wait_output("joined")
+      r:kill("STOP")
+      touch(go)
+      local ok, out = pcall(s.wait_output, s, "first session [%w_]+\n", 60)
+      r:kill("CONT")
+      assert(ok, out)
+      touch(resumed)
+      assert.are.equal(0, s:wait(60), s:report())
+      assert.are.equal(0, r:wait(60), r:report())
+      out = s:stdout()
+      local accepted = tonumber(out:match("accepted (%d+)"))
+      print(("\n  1 MiB sends to a paused receiver (send_hwm 1): %d accepted, the next failed")
+        :format(accepted))
+      assert.is_true(accepted > 0, s:report())
+      assert.matches("error [^\n]*'receiver'[^\n]*send_timeout", out)
+      -- The failed send's session is not followed; the ones before are.
+      assert.matches("failed session nil", out, 1, true)
+      assert.matches("first session notification_request", out, 1, true)
+      assert.matches("receiver got " .. accepted .. "\n", out, 1, true)
+      assert.matches("received " .. accepted .. "\n", r:stdout(), 1, true)
+    end)
 
   it("holds at most max_buffered_bytes plus ZeroMQ's queue while flooded", function()
     local r = spawn("slow_receiver.lua", {}, { MODE = "wait", WAIT = "30", HOLD = "3",

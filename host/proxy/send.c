@@ -114,11 +114,12 @@ int proxy_send(proxy *p, wire_header *h, blob *payload, int flags, char *err, si
     uint32_t key = pe->key;
     uint64_t seq;
     /* Followed before it leaves: its reply (or ack) may come during the send's own wait. */
-    int follow = (flags & PROXY_SEND_SESSION) &&
-                 session_start(p->sessions, h->session_id, h->session_type, 1) == 0;
-    int unfollowed = (flags & PROXY_SEND_SESSION) && !follow;
+    int started = (flags & PROXY_SEND_SESSION)
+                      ? session_start(p->sessions, h->session_id, h->session_type, 1)
+                      : -1;
+    int follow = started >= 0, unfollowed = (flags & PROXY_SEND_SESSION) && !follow;
     if (send_to_peer(p, pe, h, payload, &seq, err, errlen) != 0) {
-        if (follow) session_start(p->sessions, h->session_id, h->session_type, -1);
+        if (follow) session_unstart(p->sessions, h->session_id, 1, started);
         return -1;
     }
     if (follow && session_owe(p->sessions, h->session_id, key, seq) != 0) unfollowed = 1;
@@ -163,13 +164,15 @@ int proxy_broadcast(proxy *p, const char *type, wire_header *h, blob *payload, i
         return -1;
     }
     unsigned long version = p->peers.version;
-    int rc = session_start(p->sessions, h->session_id, h->session_type, (int)n);
+    int started = session_start(p->sessions, h->session_id, h->session_type, (int)n);
+    int rc = started < 0 ? -1 : 0;
+    if (rc != 0) snprintf(err, errlen, "out of memory");
     for (size_t i = 0; i < n && rc == 0; i++) {
         peer *pe = p->peers.version == version ? to[i].pe
                                                : peer_table_find_key(&p->peers, to[i].key);
         uint64_t seq;
         if (!pe) { /* gone meanwhile: one reply fewer */
-            session_start(p->sessions, h->session_id, h->session_type, -1);
+            session_unstart(p->sessions, h->session_id, 1, started);
             continue;
         }
         rc = send_to_peer(p, pe, h, payload, &seq, err, errlen);
@@ -178,8 +181,8 @@ int proxy_broadcast(proxy *p, const char *type, wire_header *h, blob *payload, i
             session_owe(p->sessions, h->session_id, to[i].key, seq);
         }
     }
-    if (rc != 0) /* the rest will not answer */
-        session_start(p->sessions, h->session_id, h->session_type, -(int)(n - (size_t)*reached));
+    if (rc != 0 && started >= 0) /* the rest will not answer */
+        session_unstart(p->sessions, h->session_id, (int)(n - (size_t)*reached), started);
     free(to);
     return rc;
 }

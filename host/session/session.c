@@ -227,7 +227,14 @@ int session_start(session_table *t, wire_slice id, int type, int replies) {
         __builtin_prefetch(&t->slots[next->hash & t->mask], 1);
         if (next->newer) __builtin_prefetch(&t->pool[next->newer - 1], 1);
     }
-    return 0;
+    return 1;
+}
+
+void session_unstart(session_table *t, wire_slice id, int replies, int started) {
+    entry *e = find(t, id);
+    if (!e) return; /* evicted meanwhile */
+    e->replies -= replies;
+    if (started == 1 && e->replies <= 0 && e->n_owed == 0) remove_entry(t, e);
 }
 
 static owed *owed_at(entry *e, size_t i) { return e->many ? &e->many[i] : &e->one; }

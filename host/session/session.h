@@ -21,8 +21,13 @@ void session_table_free(session_table *t);
 
 /* Records a session this proxy started (any type: plain messages too) that
  * waits for `replies` final replies (several after a broadcast). Starting a
- * known session adds to its count. 0, or -1 when out of memory. */
+ * known session adds to its count. 1 when the session is new, 0 when it
+ * was known, -1 when out of memory. */
 int session_start(session_table *t, wire_slice id, int type, int replies);
+/* Takes back `replies` a send that failed will not get. A session that
+ * send had started (`started`, as session_start returned 1) and that now
+ * waits for nothing is forgotten: nothing of it left. */
+void session_unstart(session_table *t, wire_slice id, int replies, int started);
 /* The request of a session went to peer `key` in packet `seq`. 0, or -1. */
 int session_owe(session_table *t, wire_slice id, uint32_t key, uint64_t seq);
 
