@@ -20,8 +20,9 @@
  *
  * Output is one "name value" line per figure, for proxy.sh to parse:
  *   thr:    thr_msgs_per_s, thr_mib_per_s   (receiver side, first to last message)
- *   rtt:    rtt_median_us                   (median of N round trips)
- *   fanout: fanout_median_us                (median of N rounds of K sends + K replies)
+ *   rtt:    rtt_median_us                   (median of N round trips), and CPU as fanout
+ *   fanout: fanout_median_us                (median of N rounds of K sends + K replies),
+ *           fanout_cpu_master_s, fanout_cpu_peers_s (user and system CPU seconds of the run)
  *
  * A zmq context never crosses a fork: each process creates its own after
  * forking, which is why endpoints travel over pipes. */
@@ -33,6 +34,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,6 +59,8 @@ static void die(const char *fmt, ...) {
 static void check_zmq(int rc, const char *what) {
     if (rc == -1) die("%s: %s", what, zmq_strerror(zmq_errno()));
 }
+
+static double tv_s(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
 
 static double now_s(void) {
     struct timespec ts;
@@ -310,6 +314,13 @@ static void run_fanout(long rounds, size_t size, int k, const char *label) {
     zmq_ctx_term(ctx);
     for (int i = 0; i < k; i++) wait_child(pids[i]);
     printf("%s_median_us %.1f\n", label, median(samples, (size_t)rounds));
+    /* CPU time of the whole run, all threads, warm-up and setup included
+     * (fanout_cpu.sh takes the difference of two runs). */
+    struct rusage self, peers;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &peers);
+    printf("%s_cpu_master_s %.3f %.3f\n%s_cpu_peers_s %.3f %.3f\n", label, tv_s(self.ru_utime),
+           tv_s(self.ru_stime), label, tv_s(peers.ru_utime), tv_s(peers.ru_stime));
     free(pids);
     free(to_peer);
     free(from_peer);
