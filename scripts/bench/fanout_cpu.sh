@@ -19,8 +19,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 bench_dir=$root/scripts/bench
 runs=3 workers=32 n1=300 n2=2300
 build_dir=${MARO_BUILD_DIR:-$root/build}
-usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
-positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || { echo "$0: $1 wants a positive integer, got '$2'" >&2; exit 2; }; }
+. "$bench_dir/options.sh"
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) positive "$1" "${2:-}"; runs=$2; shift 2 ;;

@@ -61,8 +61,7 @@ bench_dir=$root/scripts/bench
 
 runs=5 n_thr=2000000 n_bw=200 n_rtt=2000 n_fanout=200 workers=32 raw_only=0
 build_dir=${MARO_BUILD_DIR:-$root/build}
-usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
-positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || { echo "$0: $1 wants a positive integer, got '$2'" >&2; exit 2; }; }
+. "$bench_dir/options.sh"
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) positive "$1" "${2:-}"; runs=$2; shift 2 ;;

@@ -40,9 +40,7 @@ bench_dir=$root/scripts/bench
 
 members=200 sample=10 settle=3 join_timeout=300
 build_dir=${MARO_BUILD_DIR:-$root/build}
-usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
-seconds() { [[ $2 =~ ^[0-9]*\.?[0-9]+$ ]] || { echo "$0: $1 wants seconds, got '$2'" >&2; exit 2; }; }
-positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || { echo "$0: $1 wants a positive integer, got '$2'" >&2; exit 2; }; }
+. "$bench_dir/options.sh"
 while [ $# -gt 0 ]; do
   case $1 in
     --members) positive "$1" "${2:-}"; members=$2; shift 2 ;;
