@@ -57,7 +57,8 @@ cpu_of() {
     sed -E 's/([0-9]+)m([0-9.]+)s/\1 \2/g' | awk '{ printf "%.4f %.4f\n", $1 * 60 + $2, $3 * 60 + $4 }'
 }
 
-# "script_user script_sys io_user io_sys" seconds of the workers' threads so far.
+# The seconds the workers' script and ZeroMQ I/O threads have used so far,
+# as "name value" lines.
 workers_cpu() {
   local pid task
   for pid in "${worker_pids[@]}"; do
@@ -68,28 +69,28 @@ workers_cpu() {
   done | awk -v tick="$tick" '
     $1 == $2 { su += $(NF - 1); ss += $NF }
     $3 ~ /^ZMQbg\/IO/ { iu += $(NF - 1); is += $NF }
-    END { printf "%.4f %.4f %.4f %.4f\n", su / tick, ss / tick, iu / tick, is / tick }'
+    END { printf "lua_script_user %.4f\nlua_script_sys %.4f\nlua_io_user %.4f\nlua_io_sys %.4f\n",
+                 su / tick, ss / tick, iu / tick, is / tick }'
 }
 
-value() { awk -v k="$1" '$1 == k { $1 = ""; print substr($0, 2); exit }' "$2"; }
-
-# One raw run of N rounds: "master_user master_sys peers_user peers_sys median_us".
-raw_run() {
-  "$raw" fanout -n "$1" -s 64 -k "$workers" >"$tmp/raw.out"
-  echo "$(value fanout_cpu_master_s "$tmp/raw.out") $(value fanout_cpu_peers_s "$tmp/raw.out")" \
-    "$(value fanout_median_us "$tmp/raw.out")"
+# Each run prints "name value" lines: CPU seconds of the whole run, and the
+# median round in microseconds.
+raw_run() { # N
+  "$raw" fanout -n "$1" -s 64 -k "$workers" | awk '
+    $1 == "fanout_cpu_master_s" { print "raw_master_user", $2; print "raw_master_sys", $3 }
+    $1 == "fanout_cpu_peers_s" { print "raw_peers_user", $2; print "raw_peers_sys", $3 }
+    $1 == "fanout_median_us" { print "raw_median_us", $2 }'
 }
 
-# One marohost run of N rounds with the workers already in the group:
-# "master_user master_sys script_user script_sys io_user io_sys median_us".
-lua_run() {
-  local before after master
+lua_run() { # N, with the workers already in the group
+  local before master
   before=$(workers_cpu)
   master=$(cpu_of "$marohost" "$bench_dir/proxy_fanout.lua" "$1" 64 "$workers") ||
     { cat "$tmp/err" >&2; exit 1; }
-  after=$(workers_cpu)
-  echo "$master $(echo "$before $after" | awk '{ printf "%.4f %.4f %.4f %.4f", $5 - $1, $6 - $2, $7 - $3, $8 - $4 }')" \
-    "$(value fanout_median_us "$tmp/out")"
+  echo "$master" | awk '{ print "lua_master_user", $1; print "lua_master_sys", $2 }'
+  workers_cpu | awk 'NR == FNR { was[$1] = $2; next } { print $1, $2 - was[$1] }' \
+    <(echo "$before") -
+  awk '$1 == "fanout_median_us" { print "lua_median_us", $2 }' "$tmp/out"
 }
 
 export MARO_GROUP="fanout-cpu-$$"
@@ -108,20 +109,12 @@ echo "CPU time per broadcast round: 64 B to $workers peers, a reply from each" \
 : >"$tmp/rows"
 for ((r = 1; r <= runs; r++)); do
   echo "run $r of $runs" >&2
-  read -r a1 b1 c1 d1 _ < <(raw_run "$n1")
-  read -r a2 b2 c2 d2 m2 < <(raw_run "$n2")
-  read -r e1 f1 g1 h1 i1 j1 _ < <(lua_run "$n1")
-  read -r e2 f2 g2 h2 i2 j2 l2 < <(lua_run "$n2")
-  awk -v d=$((n2 - n1)) -v r="$r" \
-    'function per(x, y) { return (y - x) / d * 1000 }
-     { printf "%d raw_master_user %.4f\n%d raw_master_sys %.4f\n%d raw_peers_user %.4f\n%d raw_peers_sys %.4f\n",
-         r, per($1, $5), r, per($2, $6), r, per($3, $7), r, per($4, $8)
-       printf "%d lua_master_user %.4f\n%d lua_master_sys %.4f\n%d lua_script_user %.4f\n%d lua_script_sys %.4f\n",
-         r, per($10, $16), r, per($11, $17), r, per($12, $18), r, per($13, $19)
-       printf "%d lua_io_user %.4f\n%d lua_io_sys %.4f\n%d raw_median_us %s\n%d lua_median_us %s\n",
-         r, per($14, $20), r, per($15, $21), r, $9, r, $22 }' \
-    <<<"$a1 $b1 $c1 $d1 $a2 $b2 $c2 $d2 $m2 $e1 $f1 $g1 $h1 $i1 $j1 $e2 $f2 $g2 $h2 $i2 $j2 $l2" \
-    >>"$tmp/rows"
+  { raw_run "$n1"; lua_run "$n1"; } >"$tmp/short"
+  { raw_run "$n2"; lua_run "$n2"; } >"$tmp/long"
+  # Per round: the difference of the two runs; the median round of the long one.
+  awk -v d=$((n2 - n1)) -v r="$r" 'NR == FNR { short[$1] = $2; next }
+    { print r, $1, $1 ~ /_median_us$/ ? $2 : ($2 - short[$1]) / d * 1000 }' \
+    "$tmp/short" "$tmp/long" >>"$tmp/rows"
 done
 
 awk '
