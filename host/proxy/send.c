@@ -119,7 +119,7 @@ int proxy_send(proxy *p, wire_header *h, blob *payload, int flags, char *err, si
                       : -1;
     int follow = started >= 0, unfollowed = (flags & PROXY_SEND_SESSION) && !follow;
     if (send_to_peer(p, pe, h, payload, &seq, err, errlen) != 0) {
-        if (follow) session_unstart(p->sessions, h->session_id, 1, started);
+        if (follow) session_unstart(p->sessions, h->session_id, 1, started == 1);
         return -1;
     }
     if (follow && session_owe(p->sessions, h->session_id, key, seq) != 0) unfollowed = 1;
@@ -172,7 +172,7 @@ int proxy_broadcast(proxy *p, const char *type, wire_header *h, blob *payload, i
                                                : peer_table_find_key(&p->peers, to[i].key);
         uint64_t seq;
         if (!pe) { /* gone meanwhile: one reply fewer */
-            session_unstart(p->sessions, h->session_id, 1, started);
+            session_unstart(p->sessions, h->session_id, 1, started == 1);
             continue;
         }
         rc = send_to_peer(p, pe, h, payload, &seq, err, errlen);
@@ -182,7 +182,8 @@ int proxy_broadcast(proxy *p, const char *type, wire_header *h, blob *payload, i
         }
     }
     if (rc != 0 && started >= 0) /* the rest will not answer */
-        session_unstart(p->sessions, h->session_id, (int)(n - (size_t)*reached), started);
+        session_unstart(p->sessions, h->session_id, (int)(n - (size_t)*reached),
+                        started == 1);
     free(to);
     return rc;
 }

@@ -230,11 +230,11 @@ int session_start(session_table *t, wire_slice id, int type, int replies) {
     return 1;
 }
 
-void session_unstart(session_table *t, wire_slice id, int replies, int started) {
+void session_unstart(session_table *t, wire_slice id, int replies, int is_new) {
     entry *e = find(t, id);
     if (!e) return; /* evicted meanwhile */
     e->replies -= replies;
-    if (started == 1 && e->replies <= 0 && e->n_owed == 0) remove_entry(t, e);
+    if (is_new && e->replies <= 0 && e->n_owed == 0) remove_entry(t, e);
 }
 
 static owed *owed_at(entry *e, size_t i) { return e->many ? &e->many[i] : &e->one; }

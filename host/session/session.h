@@ -25,9 +25,9 @@ void session_table_free(session_table *t);
  * was known, -1 when out of memory. */
 int session_start(session_table *t, wire_slice id, int type, int replies);
 /* Takes back `replies` a send that failed will not get. A session that
- * send had started (`started`, as session_start returned 1) and that now
+ * send started itself (`is_new`: session_start returned 1) and that now
  * waits for nothing is forgotten: nothing of it left. */
-void session_unstart(session_table *t, wire_slice id, int replies, int started);
+void session_unstart(session_table *t, wire_slice id, int replies, int is_new);
 /* The request of a session went to peer `key` in packet `seq`. 0, or -1. */
 int session_owe(session_table *t, wire_slice id, uint32_t key, uint64_t seq);
 

@@ -62,7 +62,7 @@ typedef struct wire_packet_reader {
     wire_uuid id;
     int have_id;
     char session_id[WIRE_UUID_LEN]; /* the current message's, when it travels as a UUID */
-    uint8_t formatted_prefix[8];    /* session_id holds an id with this prefix... */
+    uint8_t formatted_prefix[WIRE_UUID_PREFIX_LEN]; /* session_id holds an id with this prefix... */
     int formatted;                  /* ...when set */
 } wire_packet_reader;
 

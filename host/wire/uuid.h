@@ -9,10 +9,11 @@
 #include <stdint.h>
 
 #define WIRE_UUID_LEN 36
+#define WIRE_UUID_PREFIX_LEN 8
 #define WIRE_UUID_COUNTER_MAX ((UINT64_C(1) << 62) - 1)
 
 typedef struct wire_uuid {
-    uint8_t prefix[8]; /* bytes 0-7; byte 6 holds the version nibble 4 */
+    uint8_t prefix[WIRE_UUID_PREFIX_LEN]; /* bytes 0-7; byte 6 holds the version nibble 4 */
     uint64_t counter;  /* bytes 8-15 without the two variant bits: 62 bits */
 } wire_uuid;
 
